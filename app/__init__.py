@@ -1,0 +1,62 @@
+"""ClinicDesk application factory."""
+import logging
+import os
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import CONFIGS, INSTANCE_DIR
+
+from .extensions import csrf, db, migrate
+
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """WAL for concurrent readers, enforced foreign keys, and a wait instead of 'database is locked'."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def create_app(config_name=None, **overrides):
+    """Build the app: config, extensions, AppBuilder and views, CLI."""
+    config_name = config_name or os.environ.get("CLINICDESK_ENV", "development")
+    config_class = CONFIGS[config_name]
+    if hasattr(config_class, "check"):
+        config_class.check()
+    app = Flask(__name__, instance_path=INSTANCE_DIR, instance_relative_config=False)
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    os.makedirs(app.instance_path, exist_ok=True)
+    logging.basicConfig(level=logging.INFO if not app.testing else logging.WARNING)
+    logging.getLogger("flask_appbuilder").setLevel(logging.WARNING)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+
+    from . import models  # noqa: F401  (complete metadata before AppBuilder touches it)
+    from .services import patients  # noqa: F401  (registers the search-key listener)
+
+    with app.app_context():
+        appbuilder = AppBuilder()
+        appbuilder.init_app(app, db.session)
+        from .views import register_views
+
+        register_views(appbuilder)
+
+    from .cli import clinic_cli
+
+    app.cli.add_command(clinic_cli)
+    from .views.filters import register_template_filters
+
+    register_template_filters(app)
+    return app

@@ -1,0 +1,27 @@
+"""Providers (clinicians who see patients); extended by Scheduling."""
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String
+from sqlalchemy.orm import relationship
+
+from .base import AuditMixin, Model
+
+
+class Provider(AuditMixin, Model):
+    __tablename__ = "provider"
+
+    id = Column(Integer, primary_key=True)
+    family_name = Column(String(100), nullable=False)
+    given_name = Column(String(100), nullable=False)
+    credentials = Column(String(40))  # MD, DO, NP, PA-C ...
+    npi = Column(String(10), unique=True)
+    specialty = Column(String(100))
+    active = Column(Boolean, nullable=False, default=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id"), unique=True)
+    user = relationship("User", foreign_keys=[user_id])
+
+    @property
+    def display_name(self):
+        name = f"{self.given_name} {self.family_name}"
+        return f"{name}, {self.credentials}" if self.credentials else name
+
+    def __str__(self):
+        return self.display_name

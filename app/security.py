@@ -1,0 +1,96 @@
+"""Security manager and the clinic's roles, defined in code and synced into the database."""
+from flask_appbuilder.security.sqla.manager import SecurityManager
+
+READ, WRITE, MERGE = "can_read", "can_write", "can_merge"
+
+# Menu entries each role sees (FAB checks "menu_access" on the menu item name).
+MENUS = {
+    "patients": ["Patients", "Find patient", "Register patient", "Patient list"],
+    "providers": ["Providers"],
+}
+
+# Least privilege: role -> {view_menu: [permissions]}. Admin gets everything.
+ROLE_DEFINITIONS = {
+    "FrontDesk": {
+        "Patient": [READ, WRITE],
+        "Provider": [READ],
+        "menus": MENUS["patients"] + ["Administration", "Providers"],
+    },
+    "Billing": {
+        "Patient": [READ],
+        "Provider": [READ],
+        "menus": ["Patients", "Find patient", "Patient list"],
+    },
+    "Clinician": {
+        "Patient": [READ],
+        "Provider": [READ],
+        "menus": ["Patients", "Find patient", "Patient list"],
+    },
+    "OfficeManager": {
+        "Patient": [READ, WRITE, MERGE],
+        "Provider": [READ, WRITE],
+        "menus": MENUS["patients"] + ["Administration", "Providers"],
+    },
+    "Auditor": {
+        "menus": [],
+    },
+}
+# Every authenticated user may do these (profile, password, home page).
+COMMON = [
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_userinfo", "UserDBModelView"),
+    ("resetmypassword", "UserDBModelView"),
+]
+
+
+def role_permissions(role_name):
+    """Set of (permission, view_menu) pairs that `role_name` holds by definition."""
+    spec = ROLE_DEFINITIONS[role_name]
+    pairs = set(COMMON)
+    for view_menu, perms in spec.items():
+        if view_menu == "menus":
+            pairs.update(("menu_access", m) for m in perms)
+        else:
+            pairs.update((p, view_menu) for p in perms)
+    return pairs
+
+
+class ClinicSecurityManager(SecurityManager):
+    # FAB's user statistics chart loads Google Charts from the internet: never register it.
+    userstatschartview = None
+
+
+def sync_roles(sm, *, prune=False, check=False):
+    """Write ROLE_DEFINITIONS into ordinary DB roles; return a list of drift lines.
+
+    With check=True nothing is written. With prune=True permissions not in the code
+    definition are removed (otherwise changes made by admins in the UI are kept).
+    """
+    drift = []
+    targets = {name: role_permissions(name) for name in ROLE_DEFINITIONS}
+    if not check:
+        for perm, view in set().union(*targets.values()):
+            sm.add_permission_view_menu(perm, view)
+    all_pvms = sm.session.query(sm.permissionview_model).all()
+    targets[sm.auth_role_admin] = {(pv.permission.name, pv.view_menu.name) for pv in all_pvms}
+    for role_name, wanted in targets.items():
+        role = sm.find_role(role_name)
+        if role is None:
+            drift.append(f"{role_name}: role missing")
+            if check:
+                continue
+            role = sm.add_role(role_name)
+        have = {(pv.permission.name, pv.view_menu.name) for pv in role.permissions} if role else set()
+        for perm, view in sorted(wanted - have):
+            drift.append(f"{role_name}: missing {perm} on {view}")
+            if not check:
+                pv = sm.add_permission_view_menu(perm, view)
+                sm.add_permission_role(role, pv)
+        for perm, view in sorted(have - wanted):
+            drift.append(f"{role_name}: extra {perm} on {view}")
+            if prune and not check:
+                sm.del_permission_role(role, sm.find_permission_view_menu(perm, view))
+    if not check and sm.find_role(sm.auth_role_public) is None:
+        sm.add_role(sm.auth_role_public)
+    return drift

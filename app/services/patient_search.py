@@ -1,0 +1,125 @@
+"""One-box patient search: MRN, birth date, phone, or name parts in any order.
+
+Every lookup walks an index and stops after `limit` rows: no COUNT, no LIKE '%x%'.
+"""
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import and_, exists, func, select
+
+from ..models import Patient, PatientSearchTerm
+from .checkdigits import luhn_valid
+from .dates import NUMERIC_DATE, parse_input
+from .text import TERM_MAX, prefix_upper_bound, tokens
+
+PHONE_CHARS = re.compile(r"^[\d\s()+.\-/]+$")
+# How many index entries the driving term may walk before we ask for a narrower query.
+SCAN_CAP = 5000
+
+
+@dataclass
+class Query:
+    names: list = field(default_factory=list)
+    birth_date: date = None
+    digits: str = None  # an MRN or the start of a phone number
+    invalid: list = field(default_factory=list)  # parts we could not understand
+
+    @property
+    def empty(self):
+        return not (self.names or self.birth_date or self.digits)
+
+
+def parse(text, locale="en"):
+    """Split the box's text into name parts, a birth date and digits."""
+    q = Query()
+    text = (text or "").strip()[:200]
+    if not text:
+        return q
+    whole_digits = re.sub(r"\D", "", text)
+    if PHONE_CHARS.match(text) and len(whole_digits) >= 7 and not NUMERIC_DATE.match(text.strip()):
+        q.digits = whole_digits
+        return q
+    for part in text.split():
+        as_date = parse_input(part, locale)
+        if as_date is not None:
+            q.birth_date = as_date
+        elif part.isdigit():
+            q.digits = part
+        else:
+            q.names.extend(t for t in tokens(part) if not t.isdigit())
+    return q
+
+
+def _term_range(column, prefix):
+    prefix = prefix[:TERM_MAX]
+    return and_(column >= prefix, column < prefix_upper_bound(prefix))
+
+
+def _has_term(prefix):
+    t = PatientSearchTerm.__table__.alias()
+    return exists().where(t.c.patient_id == Patient.id, _term_range(t.c.term, prefix))
+
+
+def _count_capped(session, prefix, cap):
+    t = PatientSearchTerm.__table__
+    inner = select(t.c.patient_id).where(_term_range(t.c.term, prefix)).limit(cap).subquery()
+    return session.execute(select(func.count()).select_from(inner)).scalar_one()
+
+
+def search(session, text, *, locale="en", limit=20, include_merged=True):
+    """Return (patients, more) for the box's text; `more` means "refine your search"."""
+    q = parse(text, locale)
+    if q.empty:
+        return [], False
+    found = {}
+
+    if q.digits:
+        if luhn_valid(q.digits) and not q.names:
+            for p in session.scalars(select(Patient).where(Patient.mrn == q.digits)):
+                found[p.id] = p
+        if len(q.digits) >= 4:
+            q.names = q.names + [q.digits]
+
+    filters = []
+    if not include_merged:
+        filters.append(Patient.status != "merged")
+
+    if q.birth_date is not None:
+        stmt = select(Patient).where(Patient.birth_date == q.birth_date, *filters)
+        for term in q.names:
+            stmt = stmt.where(_has_term(term))
+        rows = session.scalars(stmt.order_by(Patient.family_name, Patient.given_name, Patient.id).limit(limit + 1)).all()
+    elif q.names:
+        # Drive the scan from the rarest term; check the others through the index.
+        terms = sorted(set(q.names), key=lambda t: (-len(t), t))
+        if len(terms) > 1:
+            terms.sort(key=lambda t: _count_capped(session, t, SCAN_CAP))
+        driver, others = terms[0], terms[1:]
+        t = PatientSearchTerm.__table__
+        scan = (
+            select(t.c.patient_id, t.c.term)
+            .where(_term_range(t.c.term, driver))
+            .order_by(t.c.term, t.c.patient_id)
+            .limit(SCAN_CAP)
+            .subquery()
+        )
+        stmt = select(Patient).join(scan, scan.c.patient_id == Patient.id).where(*filters)
+        for term in others:
+            stmt = stmt.where(_has_term(term))
+        stmt = stmt.order_by(scan.c.term, scan.c.patient_id).limit(3 * (limit + 1))
+        rows = []
+        seen = set()
+        for p in session.scalars(stmt):
+            if p.id not in seen:
+                seen.add(p.id)
+                rows.append(p)
+    else:
+        rows = []
+
+    for p in rows:
+        found.setdefault(p.id, p)
+    patients = list(found.values())
+    more = len(patients) > limit
+    return patients[:limit], more
+

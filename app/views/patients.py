@@ -1,0 +1,277 @@
+"""Patient screens: find (one box), register, edit, chart, merge; and the plain list."""
+from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask_appbuilder import BaseView, ModelView, expose
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import format_date, get_locale
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+
+from ..extensions import db
+from ..models import Patient, Provider
+from ..services import dates, languages, patient_search
+from ..services import patients as patient_service
+from ..services.errors import DomainError, ValidationFailed
+from .forms import GENDER_LABELS, GUARANTOR_LABELS, SEX_LABELS, STATUS_LABELS, PatientForm, PatientMergeForm
+
+PATIENT_PERMISSIONS = {
+    "find": "read", "search": "read", "chart": "read", "register": "write", "edit": "write",
+    "merge": "merge", "list": "read", "show": "read",
+}
+
+# Sections later capabilities add to the chart: (key, title, template, loader(patient) -> context).
+CHART_SECTIONS = []
+
+
+def register_chart_section(key, title, template, loader, permission=None):
+    """Add a panel to the patient chart; `permission` is (perm, view_menu) the user must hold."""
+    CHART_SECTIONS.append({"key": key, "title": title, "template": template, "loader": loader, "permission": permission})
+
+
+def _form_to_data(form, locale):
+    """Convert what was typed into service input; unparseable values pass through so the
+    service can name them."""
+    data = {name: field.data for name, field in form._fields.items() if name in patient_service.EDITABLE_FIELDS}
+    for name in patient_service.DATE_FIELDS:
+        raw = (form[name].data or "").strip()
+        data[name] = (dates.parse_input(raw, locale) or raw) if raw else None
+    for name in ("preferred_language", "guarantor_language"):
+        raw = (form[name].data or "").strip()
+        data[name] = (languages.parse(raw, locale) or raw) if raw else None
+    data["gender_identity"] = form.gender_identity.data or None
+    provider = form.primary_provider_id.data
+    data["primary_provider_id"] = int(provider) if provider and provider.isdigit() else None
+    mrn = (form.guarantor_mrn.data or "").strip()
+    data["guarantor_patient_id"] = None
+    if mrn:
+        guarantor = db.session.query(Patient).filter_by(mrn=mrn).one_or_none()
+        data["guarantor_patient_id"] = guarantor.id if guarantor else -1
+    return data
+
+
+def _apply_problems(form, problems):
+    for field, message in problems:
+        field = {"guarantor_patient_id": "guarantor_mrn"}.get(field, field)
+        if field in form._fields:
+            form[field].errors = list(form[field].errors) + [message]
+        else:
+            flash(str(message), "danger")
+
+
+def _provider_choices():
+    providers = db.session.query(Provider).filter_by(active=True).order_by(Provider.family_name).all()
+    return [("", "—")] + [(str(p.id), p.display_name) for p in providers]
+
+
+def _language_label(code, locale):
+    return f"{languages.name(code, locale)} — {code}" if code else ""
+
+
+def patient_summary(patient, locale):
+    """What a search result shows: enough to tell two people apart, nothing clinical."""
+    merged_into = patient.merged_into.mrn if patient.merged_into_id else None
+    return {
+        "id": patient.id,
+        "mrn": patient.mrn,
+        "name": patient.display_name,
+        "birth_date": format_date(patient.birth_date, "medium"),
+        "age": patient_service.age_on(patient.birth_date, dates.date.today()),
+        "sex": str(SEX_LABELS.get(patient.sex, patient.sex)),
+        "phone": patient.phone_mobile or patient.phone_home or "",
+        "status": patient.status,
+        "merged_into": merged_into,
+        "url": url_for("PatientDeskView.chart", pk=patient.id),
+    }
+
+
+class PatientDeskView(BaseView):
+    """The front desk's patient screens."""
+
+    route_base = "/patients"
+    class_permission_name = "Patient"
+    method_permission_name = PATIENT_PERMISSIONS
+    default_view = "find"
+
+    @expose("/find")
+    @has_access
+    def find(self):
+        return self.render_template("patients/find.html")
+
+    @expose("/search", methods=["POST"])
+    @has_access
+    def search(self):
+        """Type-ahead: the query comes in the body (JSON or form), never in the URL."""
+        payload = request.get_json(silent=True) or request.form
+        text = str(payload.get("q", ""))[:200]
+        locale = str(get_locale())
+        found, more = patient_search.search(
+            db.session, text, locale=locale, limit=current_app.config["PATIENT_SEARCH_LIMIT"]
+        )
+        return jsonify(results=[patient_summary(p, locale) for p in found], more=more)
+
+    def _render_form(self, form, title, patient=None, duplicates=None):
+        return self.render_template(
+            "patients/form.html",
+            form=form,
+            title=title,
+            patient=patient,
+            duplicates=duplicates,
+            languages_list=languages.common_choices(str(get_locale())),
+        )
+
+    @expose("/register", methods=["GET", "POST"])
+    @has_access
+    def register(self):
+        form = PatientForm()
+        form.primary_provider_id.choices = _provider_choices()
+        locale = str(get_locale())
+        if request.method == "GET":
+            form.preferred_language.data = _language_label(current_app.config["CLINIC_DEFAULT_LANGUAGE"], locale)
+            form.country.data = current_app.config["CLINIC_COUNTRY"]
+        duplicates = None
+        if form.validate_on_submit():
+            try:
+                patient = patient_service.register(
+                    db.session,
+                    _form_to_data(form, locale),
+                    allow_duplicate=form.allow_duplicate.data,
+                    region=current_app.config["CLINIC_COUNTRY"],
+                )
+            except ValidationFailed as exc:
+                db.session.rollback()
+                _apply_problems(form, exc.problems)
+                flash(str(exc.message), "danger")
+            except patient_service.PossibleDuplicate as exc:
+                db.session.rollback()
+                duplicates = [patient_summary(p, locale) for p in exc.candidates]
+                flash(str(exc.message), "warning")
+            else:
+                flash(str(_l("Patient %(name)s registered with MRN %(mrn)s.", name=patient.display_name, mrn=patient.mrn)), "success")
+                return redirect(url_for("PatientDeskView.chart", pk=patient.id))
+        return self._render_form(form, _l("Register a patient"), duplicates=duplicates)
+
+    @expose("/<int:pk>/edit", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk):
+        patient = db.session.get(Patient, pk) or abort(404)
+        if patient.is_merged:
+            flash(str(_l("This record was merged into MRN %(mrn)s.", mrn=patient.merged_into.mrn)), "info")
+            return redirect(url_for("PatientDeskView.chart", pk=patient.merged_into_id))
+        locale = str(get_locale())
+        form = PatientForm(obj=patient) if request.method == "GET" else PatientForm()
+        form.primary_provider_id.choices = _provider_choices()
+        if request.method == "GET":
+            form.version.data = patient.version
+            form.primary_provider_id.data = str(patient.primary_provider_id or "")
+            form.preferred_language.data = _language_label(patient.preferred_language, locale)
+            form.guarantor_language.data = _language_label(patient.guarantor_language, locale)
+            form.guarantor_mrn.data = patient.guarantor_patient.mrn if patient.guarantor_patient_id else ""
+        elif form.validate_on_submit():
+            try:
+                patient_service.update_patient(
+                    db.session,
+                    patient,
+                    _form_to_data(form, locale),
+                    expected_version=form.version.data if form.version.data.isdigit() else None,
+                    region=current_app.config["CLINIC_COUNTRY"],
+                )
+            except ValidationFailed as exc:
+                db.session.rollback()
+                _apply_problems(form, exc.problems)
+                flash(str(exc.message), "danger")
+            except DomainError as exc:
+                db.session.rollback()
+                flash(str(exc.message), "danger")
+            else:
+                flash(str(_l("Changes saved.")), "success")
+                return redirect(url_for("PatientDeskView.chart", pk=patient.id))
+        return self._render_form(form, _l("Edit patient"), patient=patient)
+
+    @expose("/<int:pk>/chart")
+    @has_access
+    def chart(self, pk):
+        patient = db.session.get(Patient, pk) or abort(404)
+        if patient.is_merged:
+            survivor = patient_service.follow_merges(db.session, patient)
+            flash(
+                str(_l("MRN %(old)s was merged into MRN %(new)s; showing the surviving record.", old=patient.mrn, new=survivor.mrn)),
+                "info",
+            )
+            return redirect(url_for("PatientDeskView.chart", pk=survivor.id))
+        sm = self.appbuilder.sm
+        sections = []
+        for section in CHART_SECTIONS:
+            if section["permission"] and not sm.has_access(*section["permission"]):
+                continue
+            sections.append(dict(section, context=section["loader"](patient)))
+        merged_from = db.session.query(Patient).filter_by(merged_into_id=patient.id).all()
+        locale = str(get_locale())
+        return self.render_template(
+            "patients/chart.html",
+            patient=patient,
+            sections=sections,
+            merged_from=merged_from,
+            language_name=languages.name(patient.preferred_language, locale),
+            guarantor_language_name=languages.name(patient.guarantor_language, locale),
+            age=patient_service.age_on(patient.birth_date, dates.date.today()),
+            status_label=STATUS_LABELS.get(patient.status, patient.status),
+            sex_label=SEX_LABELS.get(patient.sex, patient.sex),
+            gender_label=GENDER_LABELS.get(patient.gender_identity, ""),
+            guarantor_label=GUARANTOR_LABELS.get(patient.guarantor_relationship, ""),
+            can_edit=sm.has_access("can_write", "Patient"),
+            can_merge=sm.has_access("can_merge", "Patient"),
+        )
+
+    @expose("/<int:pk>/merge", methods=["GET", "POST"])
+    @has_access
+    def merge(self, pk):
+        """Merge this (duplicate) record into a surviving record chosen by MRN, after a preview."""
+        source = db.session.get(Patient, pk) or abort(404)
+        target = None
+        form = PatientMergeForm()
+        if form.validate_on_submit():
+            target = db.session.query(Patient).filter_by(mrn=form.target_mrn.data.strip()).one_or_none()
+            if target is None:
+                form.target_mrn.errors = [_l("No patient has this MRN.")]
+            elif form.confirm.data:
+                try:
+                    patient_service.merge(db.session, source_id=source.id, target_id=target.id)
+                except DomainError as exc:
+                    db.session.rollback()
+                    flash(str(exc.message), "danger")
+                else:
+                    flash(str(_l("MRN %(old)s merged into MRN %(new)s.", old=source.mrn, new=target.mrn)), "success")
+                    return redirect(url_for("PatientDeskView.chart", pk=target.id))
+        return self.render_template("patients/merge.html", source=source, target=target, form=form)
+
+
+class PatientListView(ModelView):
+    """Plain FAB list for browsing; the front desk uses the one-box search instead."""
+
+    datamodel = SQLAInterface(Patient)
+    class_permission_name = "Patient"
+    method_permission_name = PATIENT_PERMISSIONS
+    base_permissions = ["can_read"]
+    list_title = _l("Patient list")
+    list_columns = ["chart_link", "family_name", "given_name", "birth_date", "sex", "status"]
+    search_columns = ["mrn", "family_name", "given_name", "birth_date", "status"]
+    order_columns = ["family_name", "given_name", "birth_date"]
+    base_order = ("family_name", "asc")
+    label_columns = {
+        "chart_link": _l("MRN"),
+        "mrn": _l("MRN"),
+        "family_name": _l("Family name"),
+        "given_name": _l("Given name"),
+        "birth_date": _l("Birth date"),
+        "sex": _l("Sex"),
+        "status": _l("Status"),
+    }
+    formatters_columns = {"birth_date": lambda d: format_date(d, "medium") if d else ""}
+    page_size = 25
+
+
+def chart_link(patient):
+    return Markup('<a href="%s">%s</a>') % (url_for("PatientDeskView.chart", pk=patient.id), escape(patient.mrn))
+
+
+Patient.chart_link = property(chart_link)

@@ -1,0 +1,111 @@
+"""Configuration classes. Every secret and URL comes from the environment."""
+import os
+
+BASE_DIR = os.path.abspath(os.path.dirname(__file__))
+INSTANCE_DIR = os.environ.get("CLINICDESK_INSTANCE", os.path.join(BASE_DIR, "instance"))
+
+_DEV_SECRET = "dev-only-not-secret"
+
+
+def _database_url():
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return "sqlite:///" + os.path.join(INSTANCE_DIR, "clinicdesk.db")
+    if url.startswith("postgres://"):  # Heroku-style scheme
+        url = "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+def _bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+class Config:
+    APP_NAME = "ClinicDesk"
+    CLINIC_NAME = os.environ.get("CLINIC_NAME", "ClinicDesk Family Practice")
+    # Default country for phone numbers typed without a country code.
+    CLINIC_COUNTRY = os.environ.get("CLINIC_COUNTRY", "US")
+    CLINIC_DEFAULT_LANGUAGE = os.environ.get("CLINIC_DEFAULT_LANGUAGE", "en")
+    SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET)
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Flask-AppBuilder
+    FAB_CREATE_DB = False  # schema comes from Alembic migrations only
+    FAB_UPDATE_PERMS = False  # permissions are written by `flask clinic sync-roles`
+    FAB_ADD_SECURITY_API = False
+    FAB_API_SWAGGER_UI = True
+    FAB_INDEX_VIEW = "app.views.home.HomeView"
+    FAB_SECURITY_MANAGER_CLASS = "app.security.ClinicSecurityManager"
+    FAB_PASSWORD_HASH_METHOD = "scrypt"
+    AUTH_TYPE = 1  # AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+    AUTH_RATE_LIMITED = True
+    AUTH_RATE_LIMIT = "10 per 5 minutes"
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    REDIS_URL = os.environ.get("REDIS_URL")
+
+    # Babel
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "America/New_York")
+    BABEL_TRANSLATION_DIRECTORIES = os.path.join(BASE_DIR, "translations")
+    LANGUAGES = {"en": {"flag": "us", "name": "English"}}
+
+    # Mail (reminders, letters) — used by later capabilities.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "clinic@localhost")
+
+    # Cookies
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE")
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    # Patient search
+    PATIENT_SEARCH_LIMIT = 20
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashes in tests only
+    RATELIMIT_ENABLED = False
+    AUTH_RATE_LIMITED = False
+    WTF_CSRF_ENABLED = True
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+
+    @classmethod
+    def check(cls):
+        """Refuse to start with a development secret or a weak one."""
+        key = os.environ.get("SECRET_KEY", "")
+        if not key or key == _DEV_SECRET or len(key) < 32:
+            raise RuntimeError(
+                "SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

@@ -1,0 +1,143 @@
+"""Test fixtures: one app and database per worker, wiped between tests.
+
+TEST_DATABASE_URL selects the backend: unset means a SQLite file; a PostgreSQL URL
+names a server database, and each xdist worker gets its own throwaway database there.
+"""
+import os
+import re
+
+import pytest
+from flask import current_app
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from app import create_app
+from app.extensions import db
+from app.models import Model
+from app.security import ROLE_DEFINITIONS, sync_roles
+
+KEEP_TABLES = {
+    "ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
+    "ab_permission_view_role", "alembic_version", "counter",
+}
+PASSWORD = "correct horse battery staple 42"
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def _database_url(tmp_path_factory, worker):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url or url.startswith("sqlite"):
+        return "sqlite:///" + str(tmp_path_factory.mktemp("db") / f"test-{worker}.db")
+    base = sa.engine.make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory, worker_id):
+    return _database_url(tmp_path_factory, worker_id)
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
+    with app.app_context():
+        upgrade()
+        app.appbuilder.add_permissions(update_perms=True)
+        sync_roles(app.appbuilder.sm)
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _app_context_and_cleanup(request, app):
+    """Every test runs in an app context and leaves an empty database behind."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(Model.metadata.sorted_tables):
+                if table.name not in KEEP_TABLES:
+                    conn.execute(table.delete())
+        if request.node.get_closest_marker("changes_roles"):
+            sync_roles(app.appbuilder.sm, prune=True)
+            db.session.commit()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token_from(html):
+    m = CSRF_RE.search(html)
+    assert m, "page has no CSRF token"
+    return m.group(1) or m.group(2)
+
+
+def make_user(role, username=None, password=PASSWORD):
+    sm = current_app.appbuilder.sm
+    username = username or f"{role.lower()}1"
+    user = sm.find_user(username=username)
+    if user is None:
+        user = sm.add_user(username, role, "Tester", f"{username}@clinic.test", sm.find_role(role), password=password)
+        assert user, f"could not create {username}"
+    return user
+
+
+class Auth:
+    """Log in and out through the real login form, remembering the CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+        self.token = None
+
+    def login(self, username, password=PASSWORD):
+        page = self.client.get("/login/")
+        token = csrf_token_from(page.get_data(as_text=True))
+        resp = self.client.post("/login/", data={"username": username, "password": password, "csrf_token": token})
+        self.token = token
+        return resp
+
+    def logout(self):
+        return self.client.get("/logout/")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+@pytest.fixture
+def login_as(client, auth):
+    """login_as("FrontDesk") creates a user with that role and logs the test client in."""
+
+    def _login(role):
+        user = make_user(role)
+        resp = auth.login(user.username)
+        assert resp.status_code == 302, "login failed"
+        client.csrf_token = auth.token
+        return user
+
+    return _login
+
+
+ALL_ROLES = ["Admin"] + list(ROLE_DEFINITIONS)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "changes_roles: the test edits roles; re-sync them afterwards")
+    config.addinivalue_line("markers", "browser: drives a real Chromium")

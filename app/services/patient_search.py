@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+import phonenumbers
 from sqlalchemy import and_, exists, func, select
 
 from ..models import Patient, PatientSearchTerm
@@ -30,7 +31,18 @@ class Query:
         return not (self.names or self.birth_date or self.digits)
 
 
-def parse(text, locale="en"):
+def _national_digits(text, region):
+    """National significant number of a complete phone number ("+1 212…" -> "212…")."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.national_significant_number(number)
+
+
+def parse(text, locale="en", region="US"):
     """Split the box's text into name parts, a birth date and digits."""
     q = Query()
     text = (text or "").strip()[:200]
@@ -38,7 +50,7 @@ def parse(text, locale="en"):
         return q
     whole_digits = re.sub(r"\D", "", text)
     if PHONE_CHARS.match(text) and len(whole_digits) >= 7 and not NUMERIC_DATE.match(text.strip()):
-        q.digits = whole_digits
+        q.digits = _national_digits(text, region) or whole_digits
         return q
     for part in text.split():
         as_date = parse_input(part, locale)
@@ -67,9 +79,9 @@ def _count_capped(session, prefix, cap):
     return session.execute(select(func.count()).select_from(inner)).scalar_one()
 
 
-def search(session, text, *, locale="en", limit=20, include_merged=True):
+def search(session, text, *, locale="en", region="US", limit=20, include_merged=True):
     """Return (patients, more) for the box's text; `more` means "refine your search"."""
-    q = parse(text, locale)
+    q = parse(text, locale, region)
     if q.empty:
         return [], False
     found = {}

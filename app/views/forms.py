@@ -48,9 +48,9 @@ class PatientForm(FlaskForm):
     middle_name = StringField(_l("Middle name"))
     preferred_name = StringField(_l("Preferred name"))
     birth_date = LocaleDateField(_l("Birth date"))
-    sex = SelectField(_l("Sex"), choices=[(s, SEX_LABELS[s]) for s in SEXES], default="unknown")
+    sex = SelectField(_l("Sex"), choices=[(s, SEX_LABELS[s]) for s in SEXES], default="unknown", validate_choice=False)
     gender_identity = SelectField(
-        _l("Gender identity"), choices=[("", "—")] + [(g, GENDER_LABELS[g]) for g in GENDER_IDENTITIES]
+        _l("Gender identity"), choices=[("", "—")] + [(g, GENDER_LABELS[g]) for g in GENDER_IDENTITIES], validate_choice=False
     )
 
     address_line1 = StringField(_l("Address"))
@@ -85,6 +85,7 @@ class PatientForm(FlaskForm):
         _l("Guarantor (financially responsible)"),
         choices=[(g, GUARANTOR_LABELS[g]) for g in GUARANTOR_RELATIONSHIPS],
         default="self",
+        validate_choice=False,
     )
     guarantor_mrn = StringField(_l("Guarantor's MRN (if a patient here)"))
     guarantor_name = StringField(_l("Guarantor name"))
@@ -93,7 +94,7 @@ class PatientForm(FlaskForm):
     guarantor_language = StringField(_l("Guarantor's language"))
 
     primary_provider_id = SelectField(_l("Primary provider"), choices=[], validate_choice=False)
-    status = SelectField(_l("Status"), choices=[(s, STATUS_LABELS[s]) for s in ("active", "inactive", "deceased")])
+    status = SelectField(_l("Status"), choices=[(s, STATUS_LABELS[s]) for s in ("active", "inactive", "deceased")], validate_choice=False)
     deceased_date = LocaleDateField(_l("Date of death"))
     notes = TextAreaField(_l("Notes"))
 

@@ -105,7 +105,11 @@ class PatientDeskView(BaseView):
         text = str(payload.get("q", ""))[:200]
         locale = str(get_locale())
         found, more = patient_search.search(
-            db.session, text, locale=locale, limit=current_app.config["PATIENT_SEARCH_LIMIT"]
+            db.session,
+            text,
+            locale=locale,
+            region=current_app.config["CLINIC_COUNTRY"],
+            limit=current_app.config["PATIENT_SEARCH_LIMIT"],
         )
         return jsonify(results=[patient_summary(p, locale) for p in found], more=more)
 

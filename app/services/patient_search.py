@@ -15,8 +15,8 @@ from .dates import NUMERIC_DATE, parse_input
 from .text import TERM_MAX, prefix_upper_bound, tokens
 
 PHONE_CHARS = re.compile(r"^[\d\s()+.\-/]+$")
-# How many index entries the driving term may walk before we ask for a narrower query.
-SCAN_CAP = 5000
+# Counting how often a term occurs stops here: enough to pick the rarest term.
+COUNT_CAP = 2000
 
 
 @dataclass
@@ -103,23 +103,22 @@ def search(session, text, *, locale="en", region="US", limit=20, include_merged=
             stmt = stmt.where(_has_term(term))
         rows = session.scalars(stmt.order_by(Patient.family_name, Patient.given_name, Patient.id).limit(limit + 1)).all()
     elif q.names:
-        # Drive the scan from the rarest term; check the others through the index.
+        # Drive the index walk from the rarest term (by a capped count); the other
+        # terms are probed per candidate through the (patient_id, term) key. The walk
+        # follows index order and stops as soon as `limit` patients are found.
         terms = sorted(set(q.names), key=lambda t: (-len(t), t))
         if len(terms) > 1:
-            terms.sort(key=lambda t: _count_capped(session, t, SCAN_CAP))
+            terms.sort(key=lambda t: _count_capped(session, t, COUNT_CAP))
         driver, others = terms[0], terms[1:]
         t = PatientSearchTerm.__table__
-        scan = (
-            select(t.c.patient_id, t.c.term)
-            .where(_term_range(t.c.term, driver))
-            .order_by(t.c.term, t.c.patient_id)
-            .limit(SCAN_CAP)
-            .subquery()
+        stmt = (
+            select(Patient)
+            .join(t, t.c.patient_id == Patient.id)
+            .where(_term_range(t.c.term, driver), *filters)
         )
-        stmt = select(Patient).join(scan, scan.c.patient_id == Patient.id).where(*filters)
         for term in others:
             stmt = stmt.where(_has_term(term))
-        stmt = stmt.order_by(scan.c.term, scan.c.patient_id).limit(3 * (limit + 1))
+        stmt = stmt.order_by(t.c.term, t.c.patient_id).limit(3 * (limit + 1))
         rows = []
         seen = set()
         for p in session.scalars(stmt):

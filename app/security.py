@@ -24,7 +24,7 @@ ROLE_DEFINITIONS = {
     "Clinician": {
         "Patient": [READ],
         "Provider": [READ],
-        "menus": ["Patients", "Find patient", "Patient list"],
+        "menus": ["Patients", "Find patient", "My patients", "Patient list"],
     },
     "OfficeManager": {
         "Patient": [READ, WRITE, MERGE],

@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l
 
 
 def register_views(appbuilder):
-    from .patients import PatientDeskView, PatientListView
+    from .patients import MyPatientsView, PatientDeskView, PatientListView
     from .providers import ProviderView
 
     appbuilder.add_view(PatientDeskView, "Find patient", href="/patients/find", label=_l("Find patient"),
@@ -11,5 +11,6 @@ def register_views(appbuilder):
     appbuilder.add_link("Register patient", href="/patients/register", label=_l("Register patient"),
                         icon="fa-user-plus", category="Patients")
     appbuilder.add_view(PatientListView, "Patient list", label=_l("Patient list"), icon="fa-list", category="Patients")
+    appbuilder.add_view(MyPatientsView, "My patients", label=_l("My patients"), icon="fa-user-md", category="Patients")
     appbuilder.add_view(ProviderView, "Providers", label=_l("Providers"), icon="fa-user-md",
                         category="Administration", category_label=_l("Administration"), category_icon="fa-cogs")

@@ -1,6 +1,7 @@
 """Patient screens: find (one box), register, edit, chart, merge; and the plain list."""
-from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose
+from flask_appbuilder.models.sqla.filters import FilterEqualFunction
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import format_date, get_locale
@@ -272,6 +273,22 @@ class PatientListView(ModelView):
     }
     formatters_columns = {"birth_date": lambda d: format_date(d, "medium") if d else ""}
     page_size = 25
+
+
+def my_provider_id():
+    """The provider record of the logged-in user (None when the user is not a provider)."""
+    user = g.user
+    if user is None or not user.is_authenticated:
+        return None
+    provider = db.session.query(Provider.id).filter_by(user_id=user.id).scalar()
+    return provider if provider is not None else -1
+
+
+class MyPatientsView(PatientListView):
+    """A clinician's panel: patients whose primary provider is the logged-in user."""
+
+    list_title = _l("My patients")
+    base_filters = [["primary_provider_id", FilterEqualFunction, my_provider_id]]
 
 
 def chart_link(patient):

@@ -72,6 +72,10 @@ class Config:
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE")
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
+    # Audit trail: anchor the chain head to an append-only file every N events.
+    AUDIT_ANCHOR_EVERY = int(os.environ.get("AUDIT_ANCHOR_EVERY", "100"))
+    AUDIT_ANCHOR_FILE = os.environ.get("AUDIT_ANCHOR_FILE")  # default: instance/audit-anchor.log
+
     # Patient search
     PATIENT_SEARCH_LIMIT = 20
 

@@ -44,7 +44,7 @@ def create_app(config_name=None, **overrides):
     csrf.init_app(app)
 
     from . import models  # noqa: F401  (complete metadata before AppBuilder touches it)
-    from .services import patients  # noqa: F401  (registers the search-key listener)
+    from .services import audit, patients  # noqa: F401  (register the audit and search-key listeners)
 
     with app.app_context():
         appbuilder = AppBuilder()

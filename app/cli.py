@@ -69,3 +69,74 @@ def init_command(admin_username, admin_password):
         click.echo(f"Administrator created: {admin_username} / {password}")
     else:
         click.echo(f"Administrator {admin_username} already exists.")
+
+
+@clinic_cli.command("seed-demo")
+@click.option("--patients", "patient_count", default=2000, show_default=True, type=click.IntRange(min=0),
+              help="How many demo patients to create.")
+@click.option("--seed", default=42, show_default=True, type=int, help="Same seed, same patients.")
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(min=1, max=50000))
+@click.option("--append", is_flag=True, help="Add patients even if the registry already has some.")
+@with_appcontext
+def seed_demo_command(patient_count, seed, batch_size, append):
+    """Create demo providers, one demo user per role, and multilingual demo patients."""
+    from .services import demo_seed
+
+    session = db.session
+    sm = current_app.appbuilder.sm
+    providers = demo_seed.ensure_providers(session)
+    created = sum(1 for _, was_created in providers if was_created)
+    click.echo(f"Providers: {created} created, {len(providers) - created} already present.")
+
+    try:
+        users = demo_seed.ensure_demo_users(session, sm)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if any(password for _, _, password in users):
+        click.echo("Demo users (passwords are shown only this once; write them down):")
+    for role, username, password in users:
+        if password:
+            click.echo(f"  {role:<14} {username} / {password}")
+        else:
+            click.echo(f"  {role:<14} {username} already exists (password unchanged)")
+
+    if demo_seed.has_patients(session) and not append:
+        click.echo("Patients already exist: skipped seeding patients (use --append to add more).")
+        return
+    if patient_count == 0:
+        return
+    choices = demo_seed.provider_choices(session)
+    with click.progressbar(length=patient_count, label=f"Seeding {patient_count} patients (seed {seed})") as bar:
+        stats = demo_seed.seed_patients(session, patient_count, seed=seed, batch_size=batch_size,
+                                        providers=choices, progress=bar.update)
+    click.echo(
+        f"Seeded {stats['patients']} patients ({stats['near_duplicates']} deliberate near-duplicates, "
+        f"{stats['search_terms']} search terms) in {stats['seconds']:.1f} s."
+    )
+
+
+@clinic_cli.command("audit-verify")
+@with_appcontext
+def audit_verify_command():
+    """Check the audit trail's hash chain and its anchors; exit 1 on any problem."""
+    from .services import audit
+
+    with db.engine.connect() as conn:
+        problems, last = audit.verify(conn, audit.read_anchors(audit.anchor_path()))
+    for line in problems:
+        click.echo(line)
+    if problems:
+        click.echo(f"Audit trail damaged: {len(problems)} problem(s) in {last} rows.", err=True)
+        sys.exit(1)
+    click.echo(f"Audit trail intact: {last} rows, chain and anchors verified.")
+
+
+@clinic_cli.command("audit-anchor")
+@with_appcontext
+def audit_anchor_command():
+    """Write the audit chain head to the append-only anchor file (run from cron)."""
+    from .services import audit
+
+    with db.engine.connect() as conn:
+        seq, digest = audit.anchor_now(conn)
+    click.echo(f"Anchored row {seq}: {digest}")

@@ -60,6 +60,31 @@ class ClinicSecurityManager(SecurityManager):
     # FAB's user statistics chart loads Google Charts from the internet: never register it.
     userstatschartview = None
 
+    def _audit_login(self, action, user=None, username=None):
+        from .extensions import db
+        from .services import audit
+
+        who = dict(audit.actor(), user_id=user.id if user else None, username=(user.username if user else username or "")[:128])
+        audit.record(db.engine, action=action, object_type="User", object_id=user.id if user else None, who=who)
+
+    def on_user_login(self, user):
+        self._audit_login("login", user)
+
+    def on_user_login_failed(self, user):
+        self._audit_login("login_failed", user)
+
+    def on_user_logout(self, user):
+        self._audit_login("logout", user)
+
+    def auth_user_db(self, username, password):
+        user = super().auth_user_db(username, password)
+        if user is None and username:
+            known = self.find_user(username=username) or self.find_user(email=username)
+            if known is None or not known.is_active:
+                # Unknown or disabled accounts: FAB calls no hook for these.
+                self._audit_login("login_failed", known, username=username)
+        return user
+
 
 def sync_roles(sm, *, prune=False, check=False):
     """Write ROLE_DEFINITIONS into ordinary DB roles; return a list of drift lines.

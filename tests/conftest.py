@@ -14,11 +14,12 @@ from flask_migrate import upgrade
 from app import create_app
 from app.extensions import db
 from app.models import Model
+from app.models.audit import APPEND_ONLY_DDL, DROP_APPEND_ONLY_DDL, GENESIS_HASH, AuditChain
 from app.security import ROLE_DEFINITIONS, sync_roles
 
 KEEP_TABLES = {
     "ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
-    "ab_permission_view_role", "alembic_version", "counter",
+    "ab_permission_view_role", "alembic_version", "counter", "audit_chain",
 }
 PASSWORD = "correct horse battery staple 42"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
@@ -44,8 +45,9 @@ def database_url(tmp_path_factory, worker_id):
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
+def app(database_url, tmp_path_factory):
+    anchor_file = tmp_path_factory.mktemp("audit") / "audit-anchor.log"
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url, AUDIT_ANCHOR_FILE=str(anchor_file))
     with app.app_context():
         upgrade()
         app.appbuilder.add_permissions(update_perms=True)
@@ -63,13 +65,30 @@ def _app_context_and_cleanup(request, app):
         yield
         db.session.rollback()
         db.session.remove()
-        with db.engine.begin() as conn:
-            for table in reversed(Model.metadata.sorted_tables):
-                if table.name not in KEEP_TABLES:
-                    conn.execute(table.delete())
+        wipe_database()
+        open(app.config["AUDIT_ANCHOR_FILE"], "w").close()
         if request.node.get_closest_marker("changes_roles"):
             sync_roles(app.appbuilder.sm, prune=True)
             db.session.commit()
+
+
+def wipe_database():
+    """Delete every row except roles and permissions; the append-only audit triggers are
+    lifted for the wipe only (tests own their throwaway database)."""
+    with db.engine.begin() as conn:
+        dialect = conn.dialect.name
+        if dialect == "postgresql":
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        else:
+            for ddl in DROP_APPEND_ONLY_DDL[dialect]:
+                conn.exec_driver_sql(ddl)
+        for table in reversed(Model.metadata.sorted_tables):
+            if table.name not in KEEP_TABLES:
+                conn.execute(table.delete())
+        conn.execute(AuditChain.__table__.update().values(seq=0, head_hash=GENESIS_HASH))
+        if dialect != "postgresql":
+            for ddl in APPEND_ONLY_DDL[dialect]:
+                conn.exec_driver_sql(ddl)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """All models, imported so that Model.metadata is complete (Alembic target)."""
 from flask_appbuilder.security.sqla import models as fab_security_models  # noqa: F401
 
+from .audit import AuditChain, AuditEvent, Disclosure  # noqa: F401
 from .base import Model  # noqa: F401
 from .counter import Counter  # noqa: F401
 from .patient import Patient, PatientSearchTerm  # noqa: F401

@@ -100,6 +100,8 @@ class Patient(AuditMixin, Model):
     )
 
     __mapper_args__ = {"version_id_col": version}
+    __audit_patient__ = "id"  # every change is recorded in the audit trail
+    __audit_skip__ = ("name_search",)  # derived
     __table_args__ = (
         CheckConstraint("status IN ('active','inactive','deceased','merged')", name="ck_patient_status"),
         CheckConstraint("sex IN ('female','male','other','unknown')", name="ck_patient_sex"),

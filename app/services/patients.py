@@ -12,7 +12,7 @@ from ..models import Model, Patient, PatientSearchTerm, Provider
 from ..models.base import utcnow
 from ..models.counter import Counter
 from ..models.patient import GENDER_IDENTITIES, GUARANTOR_RELATIONSHIPS, SEXES
-from . import languages, phones
+from . import audit, languages, phones
 from .checkdigits import luhn_check_digit
 from .errors import DomainError, MergeError, NotFoundError, StaleRecordError, ValidationFailed
 from .text import fold, tokens
@@ -347,12 +347,15 @@ def merge(session, *, source_id, target_id):
     source, target = get_patient(session, source_id), get_patient(session, target_id)
     if source.status == "merged" or target.status == "merged":
         raise MergeError(_l("One of these records is already merged; merge into the surviving record."))
+    moved = {}
     try:
         for table, column in _patient_references():
             values = {column.name: target.id}
             if table.name == "patient":
                 values["version"] = table.c.version + 1
-            session.execute(table.update().where(column == source.id).values(**values))
+            result = session.execute(table.update().where(column == source.id).values(**values))
+            if result.rowcount:
+                moved[f"{table.name}.{column.name}"] = result.rowcount
         session.expire_all()
         source, target = get_patient(session, source_id), get_patient(session, target_id)
         if target.guarantor_patient_id == target.id:
@@ -361,6 +364,10 @@ def merge(session, *, source_id, target_id):
         source.status = "merged"
         source.merged_into_id = target.id
         source.merged_on = utcnow()
+        audit.append(
+            session.connection(), action="merge", object_type="Patient", object_id=source.id,
+            patient_id=target.id, details={"merged": source.mrn, "into": target.mrn, "moved": moved},
+        )
         session.commit()
     except IntegrityError:
         session.rollback()

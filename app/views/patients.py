@@ -10,7 +10,7 @@ from markupsafe import Markup, escape
 
 from ..extensions import db
 from ..models import Patient, Provider
-from ..services import dates, languages, patient_search
+from ..services import audit, dates, languages, patient_search
 from ..services import patients as patient_service
 from ..services.errors import DomainError, ValidationFailed
 from .forms import GENDER_LABELS, GUARANTOR_LABELS, SEX_LABELS, STATUS_LABELS, PatientForm, PatientMergeForm
@@ -166,6 +166,7 @@ class PatientDeskView(BaseView):
         form = PatientForm(obj=patient) if request.method == "GET" else PatientForm()
         form.primary_provider_id.choices = _provider_choices()
         if request.method == "GET":
+            audit.access(db.engine, patient_id=patient.id, details={"screen": "edit"})
             form.version.data = patient.version
             form.primary_provider_id.data = str(patient.primary_provider_id or "")
             form.preferred_language.data = _language_label(patient.preferred_language, locale)
@@ -203,6 +204,7 @@ class PatientDeskView(BaseView):
                 "info",
             )
             return redirect(url_for("PatientDeskView.chart", pk=survivor.id))
+        audit.access(db.engine, patient_id=patient.id)
         sm = self.appbuilder.sm
         sections = []
         for section in CHART_SECTIONS:
@@ -273,6 +275,12 @@ class PatientListView(ModelView):
     }
     formatters_columns = {"birth_date": lambda d: format_date(d, "medium") if d else ""}
     page_size = 25
+
+    @expose("/show/<pk>")
+    @has_access
+    def show(self, pk):
+        """The chart is the one place a patient is shown (and audited)."""
+        return redirect(url_for("PatientDeskView.chart", pk=pk))
 
 
 def my_provider_id():

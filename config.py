@@ -26,6 +26,8 @@ def _bool(name, default=False):
 class Config:
     APP_NAME = "ClinicDesk"
     CLINIC_NAME = os.environ.get("CLINIC_NAME", "ClinicDesk Family Practice")
+    CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "100 Main Street, Springfield, MA 01103")
+    CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "(413) 555-0100")
     # Default country for phone numbers typed without a country code.
     CLINIC_COUNTRY = os.environ.get("CLINIC_COUNTRY", "US")
     CLINIC_DEFAULT_LANGUAGE = os.environ.get("CLINIC_DEFAULT_LANGUAGE", "en")

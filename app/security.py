@@ -13,6 +13,7 @@ MENUS = {
 ROLE_DEFINITIONS = {
     "FrontDesk": {
         "Patient": [READ, WRITE],
+        "Disclosure": [READ, WRITE],
         "Provider": [READ],
         "menus": MENUS["patients"] + ["Administration", "Providers"],
     },
@@ -28,11 +29,13 @@ ROLE_DEFINITIONS = {
     },
     "OfficeManager": {
         "Patient": [READ, WRITE, MERGE],
+        "Disclosure": [READ, WRITE],
         "Provider": [READ, WRITE],
         "menus": MENUS["patients"] + ["Administration", "Providers"],
     },
     "Auditor": {
-        "menus": [],
+        "AuditTrail": [READ],
+        "menus": ["Compliance", "Audit trail"],
     },
 }
 # Every authenticated user may do these (profile, password, home page).

@@ -283,3 +283,32 @@ def verify(conn, anchors=()):
         elif hashes.get(seq) != digest:
             problems.append(f"row {seq} does not match its anchor")
     return problems, last_seq
+
+
+# --------------------------------------------------------------------------- review
+
+ACTIONS = (
+    "view", "create", "update", "delete", "merge", "export", "print", "break_glass", "login",
+    "login_failed", "logout", "lockout", "unlock", "permission_change", "user_create", "user_update",
+    "user_delete", "disclosure",
+)
+
+
+def find_events(session, *, patient_ids=None, username=None, start=None, end=None, action=None,
+                flagged_only=False, limit=500):
+    """Events matching the auditor's filters, newest first, at most `limit` (+1 to flag more)."""
+    stmt = select(AuditEvent).order_by(AuditEvent.seq.desc())
+    if patient_ids is not None:
+        stmt = stmt.where(AuditEvent.patient_id.in_(patient_ids))
+    if username:
+        stmt = stmt.where(AuditEvent.username == username)
+    if start is not None:
+        stmt = stmt.where(AuditEvent.occurred_at >= start)
+    if end is not None:
+        stmt = stmt.where(AuditEvent.occurred_at < end)
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    if flagged_only:
+        stmt = stmt.where(AuditEvent.flagged.is_(True))
+    rows = list(session.scalars(stmt.limit(limit + 1)))
+    return rows[:limit], len(rows) > limit

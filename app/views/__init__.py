@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 
 def register_views(appbuilder):
     from .patients import MyPatientsView, PatientDeskView, PatientListView
+    from .audit import AuditTrailView, DisclosureView
     from .providers import ProviderView
 
     appbuilder.add_view(PatientDeskView, "Find patient", href="/patients/find", label=_l("Find patient"),
@@ -14,3 +15,6 @@ def register_views(appbuilder):
     appbuilder.add_view(MyPatientsView, "My patients", label=_l("My patients"), icon="fa-user-md", category="Patients")
     appbuilder.add_view(ProviderView, "Providers", label=_l("Providers"), icon="fa-user-md",
                         category="Administration", category_label=_l("Administration"), category_icon="fa-cogs")
+    appbuilder.add_view(AuditTrailView, "Audit trail", label=_l("Audit trail"), icon="fa-shield",
+                        category="Compliance", category_label=_l("Compliance"), category_icon="fa-shield")
+    appbuilder.add_view_no_menu(DisclosureView)

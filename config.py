@@ -68,6 +68,12 @@ class Config:
     MAIL_USE_TLS = _bool("MAIL_USE_TLS")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "clinic@localhost")
 
+    # HTTP: behind a TLS-terminating proxy set BEHIND_PROXY=1 (trust X-Forwarded-*)
+    # and FORCE_HTTPS=1 (redirect plain HTTP).
+    BEHIND_PROXY = _bool("BEHIND_PROXY")
+    FORCE_HTTPS = _bool("FORCE_HTTPS")
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024
+
     # Cookies
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

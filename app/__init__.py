@@ -53,6 +53,8 @@ def create_app(config_name=None, **overrides):
 
         register_views(appbuilder)
 
+    _secure_http(app)
+
     from .cli import clinic_cli
 
     app.cli.add_command(clinic_cli)
@@ -60,3 +62,47 @@ def create_app(config_name=None, **overrides):
 
     register_template_filters(app)
     return app
+
+
+CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    # FAB's templates carry style attributes; scripts stay nonce-only.
+    "style-src": "'self' 'unsafe-inline'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def _secure_http(app):
+    """Security headers, HSTS behind TLS, and no caching of pages that show patient data."""
+    from flask import request
+    from flask_talisman import Talisman
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    if app.config.get("BEHIND_PROXY"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    Talisman(
+        app,
+        content_security_policy=CSP,
+        content_security_policy_nonce_in=["script-src"],
+        force_https=app.config.get("FORCE_HTTPS", False),
+        strict_transport_security=True,  # sent only on HTTPS requests
+        strict_transport_security_max_age=31536000,
+        frame_options="DENY",
+        referrer_policy="same-origin",
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        session_cookie_http_only=True,
+        session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
+    )
+
+    @app.after_request
+    def _no_store(response):
+        if not request.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -76,9 +76,12 @@ def init_command(admin_username, admin_password):
               help="How many demo patients to create.")
 @click.option("--seed", default=42, show_default=True, type=int, help="Same seed, same patients.")
 @click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(min=1, max=50000))
-@click.option("--append", is_flag=True, help="Add patients even if the registry already has some.")
+@click.option("--append", is_flag=True,
+              help="Add patients even if the registry already has some (use another --seed, or they repeat).")
+@click.option("--parallel/--no-parallel", default=None,
+              help="Generate patients in a second process while inserting. Default: for 20,000+ patients.")
 @with_appcontext
-def seed_demo_command(patient_count, seed, batch_size, append):
+def seed_demo_command(patient_count, seed, batch_size, append, parallel):
     """Create demo providers, one demo user per role, and multilingual demo patients."""
     from .services import demo_seed
 
@@ -108,7 +111,7 @@ def seed_demo_command(patient_count, seed, batch_size, append):
     choices = demo_seed.provider_choices(session)
     with click.progressbar(length=patient_count, label=f"Seeding {patient_count} patients (seed {seed})") as bar:
         stats = demo_seed.seed_patients(session, patient_count, seed=seed, batch_size=batch_size,
-                                        providers=choices, progress=bar.update)
+                                        providers=choices, progress=bar.update, parallel=parallel)
     click.echo(
         f"Seeded {stats['patients']} patients ({stats['near_duplicates']} deliberate near-duplicates, "
         f"{stats['search_terms']} search terms) in {stats['seconds']:.1f} s."

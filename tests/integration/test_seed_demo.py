@@ -1,0 +1,147 @@
+"""`flask clinic seed-demo`: demo data that obeys the registry's own rules and is findable."""
+import json
+import re
+import unicodedata
+from datetime import date
+
+import pytest
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Patient, PatientSearchTerm, Provider
+from app.models.audit import AuditEvent
+from app.security import ROLE_DEFINITIONS
+from app.services import demo_seed
+from app.services.checkdigits import npi_valid
+from app.services.patient_search import search
+from app.services.patients import EDITABLE_FIELDS, age_on, clean, find_duplicates, name_search_for, search_terms_for
+
+COUNT = 300
+CREDENTIALS = re.compile(r"^\s+(\w+)\s+(demo_\w+) / (\S+)$", re.M)
+
+
+@pytest.fixture
+def seeded(runner):
+    result = runner.invoke(args=["clinic", "seed-demo", "--patients", str(COUNT), "--seed", "7"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+def _patients():
+    return db.session.scalars(select(Patient).order_by(Patient.id)).all()
+
+
+def test_seed_demo_creates_patients_providers_and_search_terms(seeded):
+    assert f"Seeded {COUNT} patients" in seeded
+    patients = _patients()
+    assert len(patients) == COUNT
+    assert len({p.mrn for p in patients}) == COUNT
+
+    providers = db.session.scalars(select(Provider)).all()
+    assert len(providers) == len(demo_seed.DEMO_PROVIDERS)
+    assert all(npi_valid(p.npi) for p in providers)
+    assigned = {p.primary_provider_id for p in patients} - {None}
+    assert assigned and assigned <= {p.id for p in providers}
+
+    terms = {}
+    for patient_id, term in db.session.execute(select(PatientSearchTerm.patient_id, PatientSearchTerm.term)):
+        terms.setdefault(patient_id, set()).add(term)
+    for p in patients:
+        fields = {f: getattr(p, f) for f in EDITABLE_FIELDS}
+        assert terms.get(p.id) == search_terms_for(fields), p
+        assert p.name_search == name_search_for(fields)
+        assert p.version == 1
+        assert p.created_on.tzinfo is not None and p.changed_on.utcoffset().total_seconds() == 0
+
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "create",
+                                                         AuditEvent.object_type == "Patient")).all()
+    assert sum(json.loads(e.details)["count"] for e in events) == COUNT
+
+
+def test_every_seeded_patient_passes_the_registry_rules(seeded):
+    today = date.today()
+    for p in _patients():
+        fields = {f: getattr(p, f) for f in EDITABLE_FIELDS}
+        # current=p: a new registration may not be "deceased", an existing record may.
+        cleaned = clean(fields, today=today, current=p, session=db.session)
+        for field in ("phone_home", "phone_mobile", "phone_work", "emergency_contact_phone", "guardian_phone",
+                      "guarantor_phone", "email"):
+            assert cleaned[field] == fields[field], (p, field)  # stored already normalised (E.164)
+        if age_on(p.birth_date, today) < 18:
+            assert p.guardian_name and p.guardian_phone
+        if p.preferred_language == "en":
+            assert not p.interpreter_needed
+        if p.email:
+            assert p.email.rsplit("@", 1)[1] in demo_seed.EMAIL_DOMAINS
+
+
+def test_seeded_data_is_multilingual_and_varied(seeded):
+    patients = _patients()
+    languages = {p.preferred_language for p in patients}
+    assert languages == {lang for lang, *_ in demo_seed.LOCALES}
+    assert any(p.interpreter_needed for p in patients)
+    names = " ".join(f"{p.family_name} {p.given_name}" for p in patients)
+    scripts = {unicodedata.name(ch).split()[0] for ch in names if ch.isalpha()}
+    assert {"LATIN", "CJK", "ARABIC", "CYRILLIC"} <= scripts
+    assert any(unicodedata.combining(ch) for ch in unicodedata.normalize("NFD", names))  # é, ễ, ã ...
+    statuses = {p.status for p in patients}
+    assert {"active", "inactive"} <= statuses
+    assert any(p.hipaa_notice_ack_date for p in patients) and any(p.emergency_contact_name for p in patients)
+    assert any(p.consent_sms for p in patients) and any(p.email for p in patients)
+    assert any(age_on(p.birth_date, date.today()) < 18 for p in patients)
+
+
+def test_seeded_near_duplicates_trigger_the_duplicate_warning(seeded):
+    assert "near-duplicates" in seeded
+    pairs = 0
+    for p in _patients():
+        fields = {f: getattr(p, f) for f in ("family_name", "given_name", "birth_date")}
+        matches = [d for d in find_duplicates(db.session, fields, exclude_id=p.id)
+                   if d.birth_date == p.birth_date and d.family_name != p.family_name]
+        pairs += bool(matches)
+    assert pairs >= 2  # each pair seen from both sides: at least one accent-only duplicate
+
+
+def test_seeded_patients_are_found_by_name_and_mrn(seeded):
+    patients = _patients()
+    by_language = {}
+    for p in patients:
+        by_language.setdefault(p.preferred_language, p)
+    for p in by_language.values():
+        found, _ = search(db.session, f"{p.family_name} {p.given_name}", limit=50)
+        assert p in found, (p, found)
+        found, _ = search(db.session, p.mrn)
+        assert found == [p]
+
+
+def test_demo_users_exist_with_their_roles_and_printed_passwords(seeded):
+    sm = current_app.appbuilder.sm
+    printed = {username: (role, password) for role, username, password in CREDENTIALS.findall(seeded)}
+    roles = [sm.auth_role_admin] + list(ROLE_DEFINITIONS)
+    assert sorted(role for role, _ in printed.values()) == sorted(roles)
+    for username, (role, password) in printed.items():
+        user = sm.find_user(username=username)
+        assert [r.name for r in user.roles] == [role]
+        assert sm.auth_user_db(username, password) is not None
+    clinician = sm.find_user(username="demo_clinician")
+    assert db.session.scalar(select(Provider).where(Provider.user_id == clinician.id)) is not None
+
+
+def test_seed_demo_again_keeps_users_and_skips_patients(seeded, runner):
+    result = runner.invoke(args=["clinic", "seed-demo", "--patients", "50"])
+    assert result.exit_code == 0, result.output
+    assert "already exists" in result.output and not CREDENTIALS.search(result.output)
+    assert "skipped" in result.output
+    assert db.session.scalar(select(func.count()).select_from(Patient)) == COUNT
+    assert db.session.scalar(select(func.count()).select_from(Provider)) == len(demo_seed.DEMO_PROVIDERS)
+
+
+def test_same_seed_gives_the_same_patients_inline_or_in_a_second_process(app):
+    pools = demo_seed.build_pools(3, size=200)
+    options = dict(seed=3, batch_size=40, providers=((1, "all"), (2, "children")), today=date(2026, 1, 15), pools=pools)
+    inline = [batch for batch in demo_seed.generate_batches(100, **options)]
+    again = [batch for batch in demo_seed.generate_batches(100, **options)]
+    assert inline == again
+    if demo_seed.can_generate_in_background():
+        assert list(demo_seed._batches_from_child(100, options)) == inline

@@ -1,10 +1,14 @@
 """Configuration classes. Every secret and URL comes from the environment."""
+import base64
+import hashlib
 import os
 
 BASE_DIR = os.path.abspath(os.path.dirname(__file__))
 INSTANCE_DIR = os.environ.get("CLINICDESK_INSTANCE", os.path.join(BASE_DIR, "instance"))
 
 _DEV_SECRET = "dev-only-not-secret"
+# Field encryption key for development and tests only (a valid Fernet key, not secret).
+DEV_FIELD_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"clinicdesk development field key").digest()).decode()
 
 
 def _database_url():
@@ -72,6 +76,7 @@ class Config:
     # and FORCE_HTTPS=1 (redirect plain HTTP).
     BEHIND_PROXY = _bool("BEHIND_PROXY")
     FORCE_HTTPS = _bool("FORCE_HTTPS")
+    UPLOAD_FOLDER = os.path.join(INSTANCE_DIR, "uploads")  # outside the web root
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024
 
     # Cookies
@@ -80,12 +85,33 @@ class Config:
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE")
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
+    # Sign-in hardening (app/auth_manager.py, app/services/auth.py). The login throttle
+    # is AUTH_RATE_LIMIT above, shared by the form, the second step and the API login;
+    # with several processes point RATELIMIT_STORAGE_URI at Redis (redis://host:6379/0).
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True  # the validator is the clinic policy (NIST 800-63B)
+    PASSWORD_MIN_LENGTH = int(os.environ.get("PASSWORD_MIN_LENGTH", "12"))
+    PASSWORD_MAX_LENGTH = int(os.environ.get("PASSWORD_MAX_LENGTH", "128"))
+    AUTH_LOCKOUT_THRESHOLD = int(os.environ.get("AUTH_LOCKOUT_THRESHOLD", "5"))  # 0: never lock
+    AUTH_LOCKOUT_MINUTES = int(os.environ.get("AUTH_LOCKOUT_MINUTES", "0"))  # 0: until an admin unlocks
+    MFA_REQUIRED_ROLES = [r.strip() for r in os.environ.get("MFA_REQUIRED_ROLES", "").split(",") if r.strip()]
+    MFA_ISSUER = os.environ.get("MFA_ISSUER", "ClinicDesk")  # the name authenticator apps show
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "15"))
+    SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", "12"))
+    # Fernet key(s) for encrypted columns, comma-separated, newest first (app/services/crypto.py).
+    FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY") or DEV_FIELD_KEY
+
     # Audit trail: anchor the chain head to an append-only file every N events.
     AUDIT_ANCHOR_EVERY = int(os.environ.get("AUDIT_ANCHOR_EVERY", "100"))
     AUDIT_ANCHOR_FILE = os.environ.get("AUDIT_ANCHOR_FILE")  # default: instance/audit-anchor.log
 
     # Patient search
     PATIENT_SEARCH_LIMIT = 20
+
+    # Backups (HIPAA 164.308(a)(7)): `flask clinic backup` / `flask clinic restore`.
+    # Outside production a fixed development key stands in when none is set.
+    BACKUP_DIR = os.environ.get("BACKUP_DIR", os.path.join(INSTANCE_DIR, "backups"))
+    BACKUP_DEV_KEY = "development-only-backup-key-not-secret"
+    BACKUP_ENCRYPTION_KEY = os.environ.get("BACKUP_ENCRYPTION_KEY") or BACKUP_DEV_KEY
 
 
 class DevelopmentConfig(Config):
@@ -100,10 +126,13 @@ class TestingConfig(Config):
     RATELIMIT_ENABLED = False
     AUTH_RATE_LIMITED = False
     WTF_CSRF_ENABLED = True
+    MFA_REQUIRED_ROLES = []  # tests that need it turn it on
 
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    BACKUP_ENCRYPTION_KEY = os.environ.get("BACKUP_ENCRYPTION_KEY")  # no fallback: `backup` refuses without it
+    FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY")  # no fallback: check() refuses without it
 
     @classmethod
     def check(cls):
@@ -113,6 +142,19 @@ class ProductionConfig(Config):
             raise RuntimeError(
                 "SECRET_KEY must be set to a random value of at least 32 characters "
                 "in production (python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+        from app.services.crypto import parse_keys
+
+        field_key = os.environ.get("FIELD_ENCRYPTION_KEY", "")
+        try:
+            parse_keys(field_key)
+            problem = "is the development key" if DEV_FIELD_KEY in [k.strip() for k in field_key.split(",")] else None
+        except ValueError as exc:
+            problem = f"is not usable: {exc}"
+        if problem:
+            raise RuntimeError(
+                f"FIELD_ENCRYPTION_KEY {problem}. Production needs its own key to encrypt secrets at rest "
+                "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
             )
 
 

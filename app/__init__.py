@@ -101,6 +101,13 @@ def _secure_http(app):
         session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
     )
 
+    @app.errorhandler(FileNotFoundError)
+    def _missing_file(exc):
+        # FAB's generic download route sends files without checking they exist.
+        from werkzeug.exceptions import NotFound
+
+        return NotFound()
+
     @app.after_request
     def _no_store(response):
         if not request.path.startswith("/static/"):

@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from .extensions import db
-from .security import ROLE_DEFINITIONS, sync_roles
+from .security import ROLE_DEFINITIONS, sync_permissions_and_roles
 
 
 @click.group("clinic")
@@ -23,9 +23,7 @@ def clinic_cli():
 def sync_roles_command(check, prune):
     """Write the clinic's roles (defined in app/security.py) into the database."""
     sm = current_app.appbuilder.sm
-    if not check:
-        current_app.appbuilder.add_permissions(update_perms=True)
-    drift = sync_roles(sm, prune=prune, check=check)
+    drift = sync_permissions_and_roles(current_app.appbuilder, prune=prune, check=check)
     db.session.commit()
     for line in drift:
         click.echo(line)
@@ -43,6 +41,13 @@ def ensure_user(sm, username, role_name, *, first_name, last_name, email, passwo
     user = sm.find_user(username=username)
     if user is not None:
         return user, None
+    if password is not None:
+        from .services.auth import WeakPasswordError
+
+        try:
+            sm.check_new_password(password, username=username)
+        except WeakPasswordError as exc:
+            raise click.ClickException(f"password for {username} refused: {exc.message}") from None
     password = password or secrets.token_urlsafe(12)
     user = sm.add_user(username, first_name, last_name, email, sm.find_role(role_name), password=password)
     if not user:
@@ -58,8 +63,7 @@ def init_command(admin_username, admin_password):
     """Migrate the database, sync roles and create the first administrator."""
     upgrade()
     sm = current_app.appbuilder.sm
-    current_app.appbuilder.add_permissions(update_perms=True)
-    sync_roles(sm)
+    sync_permissions_and_roles(current_app.appbuilder)
     db.session.commit()
     _, password = ensure_user(
         sm, admin_username, sm.auth_role_admin, first_name="Clinic", last_name="Administrator",
@@ -143,3 +147,7 @@ def audit_anchor_command():
     with db.engine.connect() as conn:
         seq, digest = audit.anchor_now(conn)
     click.echo(f"Anchored row {seq}: {digest}")
+
+
+from . import cli_backup  # noqa: E402,F401
+from . import cli_auth  # noqa: E402,F401

@@ -1,6 +1,10 @@
 """Security manager and the clinic's roles, defined in code and synced into the database."""
 from flask_appbuilder.security.sqla.manager import SecurityManager
 
+from .auth_manager import AuthHardeningMixin
+from .models.user import ClinicUser
+from .views.auth import AuthDBView, SecurityApi, UserDBModelView
+
 READ, WRITE, MERGE = "can_read", "can_write", "can_merge"
 
 # Menu entries each role sees (FAB checks "menu_access" on the menu item name).
@@ -44,6 +48,8 @@ COMMON = [
     ("can_this_form_post", "ResetMyPasswordView"),
     ("can_userinfo", "UserDBModelView"),
     ("resetmypassword", "UserDBModelView"),
+    ("twofactor", "UserDBModelView"),  # profile button: set up two-step sign-in
+    ("can_enroll", "TwoFactorView"),
 ]
 
 
@@ -59,7 +65,11 @@ def role_permissions(role_name):
     return pairs
 
 
-class ClinicSecurityManager(SecurityManager):
+class ClinicSecurityManager(AuthHardeningMixin, SecurityManager):
+    user_model = ClinicUser
+    authdbview = AuthDBView
+    userdbmodelview = UserDBModelView
+    security_api = SecurityApi
     # FAB's user statistics chart loads Google Charts from the internet: never register it.
     userstatschartview = None
 
@@ -87,6 +97,21 @@ class ClinicSecurityManager(SecurityManager):
                 # Unknown or disabled accounts: FAB calls no hook for these.
                 self._audit_login("login_failed", known, username=username)
         return user
+
+
+def sync_permissions_and_roles(appbuilder, *, prune=False, check=False):
+    """Create every view's permissions, then write the code roles; return the drift lines.
+
+    The Admin role must exist before FAB creates view permissions: FAB grants each new
+    permission to Admin as it creates it and stops at the first view if Admin is missing.
+    """
+    sm = appbuilder.sm
+    if not check:
+        for name in (sm.auth_role_admin, sm.auth_role_public):
+            if sm.find_role(name) is None:
+                sm.add_role(name)
+        appbuilder.add_permissions(update_perms=True)
+    return sync_roles(sm, prune=prune, check=check)
 
 
 def sync_roles(sm, *, prune=False, check=False):
@@ -119,6 +144,4 @@ def sync_roles(sm, *, prune=False, check=False):
             drift.append(f"{role_name}: extra {perm} on {view}")
             if prune and not check:
                 sm.del_permission_role(role, sm.find_permission_view_menu(perm, view))
-    if not check and sm.find_role(sm.auth_role_public) is None:
-        sm.add_role(sm.auth_role_public)
     return drift

@@ -15,7 +15,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Model
 from app.models.audit import APPEND_ONLY_DDL, DROP_APPEND_ONLY_DDL, GENESIS_HASH, AuditChain
-from app.security import ROLE_DEFINITIONS, sync_roles
+from app.security import ROLE_DEFINITIONS, sync_permissions_and_roles, sync_roles
 
 KEEP_TABLES = {
     "ab_permission", "ab_view_menu", "ab_permission_view", "ab_role",
@@ -50,8 +50,7 @@ def app(database_url, tmp_path_factory):
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url, AUDIT_ANCHOR_FILE=str(anchor_file))
     with app.app_context():
         upgrade()
-        app.appbuilder.add_permissions(update_perms=True)
-        sync_roles(app.appbuilder.sm)
+        sync_permissions_and_roles(app.appbuilder)
         db.session.commit()
     yield app
     with app.app_context():

@@ -1,4 +1,5 @@
 """Home page: the patient search box for roles that find patients."""
+from flask import g, redirect, url_for
 from flask_appbuilder import IndexView, expose
 
 
@@ -7,6 +8,8 @@ class HomeView(IndexView):
 
     @expose("/")
     def index(self):
+        if not g.user or not g.user.is_authenticated:
+            return redirect(url_for(self.appbuilder.sm.auth_view.__class__.__name__ + ".login"))
         sm = self.appbuilder.sm
         return self.render_template(
             "home.html",

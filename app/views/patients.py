@@ -16,9 +16,11 @@ from ..services.errors import DomainError, ValidationFailed
 from .forms import GENDER_LABELS, GUARANTOR_LABELS, SEX_LABELS, STATUS_LABELS, PatientForm, PatientMergeForm
 
 PATIENT_PERMISSIONS = {
-    "find": "read", "search": "read", "chart": "read", "register": "write", "edit": "write",
-    "merge": "merge", "list": "read", "show": "read",
+    "find": "read", "search": "read", "chart": "read", "register": "write", "edit": "write", "merge": "merge",
 }
+# The list views read only: their add/edit/delete keep FAB's can_add/can_edit/can_delete,
+# which no role holds, so patients change only through the desk screens (and services).
+PATIENT_LIST_PERMISSIONS = {"list": "read", "show": "read"}
 
 # Sections later capabilities add to the chart: (key, title, template, loader(patient) -> context).
 CHART_SECTIONS = []
@@ -257,8 +259,11 @@ class PatientListView(ModelView):
 
     datamodel = SQLAInterface(Patient)
     class_permission_name = "Patient"
-    method_permission_name = PATIENT_PERMISSIONS
-    base_permissions = ["can_read"]
+    method_permission_name = PATIENT_LIST_PERMISSIONS
+    # The same set as PatientDeskView, which shares the "Patient" permission name: FAB
+    # drops a shared name's permissions that one of its views does not list. add/edit/
+    # delete map to can_add/can_edit/can_delete, absent here, so they stay disabled.
+    base_permissions = ["can_read", "can_write", "can_merge"]
     list_title = _l("Patient list")
     list_columns = ["chart_link", "family_name", "given_name", "birth_date", "sex", "status"]
     search_columns = ["mrn", "family_name", "given_name", "birth_date", "status"]

@@ -1,0 +1,168 @@
+"""Least privilege, checked by walking every registered endpoint for every role.
+
+EXPECTED names who may use each endpoint. A new view or API endpoint without an entry
+here fails the suite: decide who may use it, then add it.
+"""
+import fnmatch
+import re
+
+import pytest
+
+from app.security import ROLE_DEFINITIONS
+from tests.conftest import Auth, make_user
+
+ROLES = ["Admin"] + list(ROLE_DEFINITIONS)
+EVERYONE = set(ROLES)
+PATIENT_READ = {"Admin", "FrontDesk", "Billing", "Clinician", "OfficeManager"}
+PATIENT_WRITE = {"Admin", "FrontDesk", "OfficeManager"}
+MERGE = {"Admin", "OfficeManager"}
+PROVIDER_READ = PATIENT_READ
+PROVIDER_WRITE = {"Admin", "OfficeManager"}
+AUDIT = {"Admin", "Auditor"}
+DISCLOSURE = {"Admin", "FrontDesk", "OfficeManager"}
+ADMIN = {"Admin"}
+NOBODY = set()
+PUBLIC = "public"  # reachable without logging in (login, logout, static files ...)
+
+MODELVIEW_DISABLED = "{add,edit,delete,download,action,action_post}"
+EXPECTED = {
+    # Patients
+    "PatientDeskView.find": PATIENT_READ,
+    "PatientDeskView.search": PATIENT_READ,
+    "PatientDeskView.chart": PATIENT_READ,
+    "PatientDeskView.register": PATIENT_WRITE,
+    "PatientDeskView.edit": PATIENT_WRITE,
+    "PatientDeskView.merge": MERGE,
+    "PatientListView.{list,show}": PATIENT_READ,
+    "MyPatientsView.{list,show}": PATIENT_READ,
+    "PatientListView." + MODELVIEW_DISABLED: NOBODY,  # patients change only through the desk screens
+    "MyPatientsView." + MODELVIEW_DISABLED: NOBODY,
+    # Providers
+    "ProviderView.{list,show}": PROVIDER_READ,
+    "ProviderView.{add,edit,delete,action,action_post}": PROVIDER_WRITE,
+    "ProviderView.download": NOBODY,
+    # Compliance
+    "AuditTrailView.index": AUDIT,
+    "DisclosureView.*": DISCLOSURE,
+    # Everyone who is logged in
+    "HomeView.index": EVERYONE,
+    "TwoFactorView.enroll": EVERYONE,
+    "ResetMyPasswordView.*": EVERYONE,
+    "UserDBModelView.userinfo": EVERYONE,
+    # FAB refuses actions over GET when CSRF protection is on (ours is): nobody.
+    "*.action": NOBODY,
+    # FAB's security administration and API docs
+    "UserDBModelView.*": ADMIN,
+    "RoleModelView.*": ADMIN,
+    "{PermissionModelView,ViewMenuModelView,PermissionViewModelView}.list": ADMIN,
+    "{PermissionModelView,ViewMenuModelView,PermissionViewModelView}.*": NOBODY,  # FAB: list only
+    "UserGroupModelView.*": ADMIN,
+    "ResetPasswordView.*": ADMIN,
+    "UserInfoEditView.*": ADMIN,
+    "OpenApi.get": ADMIN,
+    "SwaggerView.show": ADMIN,
+    "MenuApi.get_menu_data": ADMIN,
+    # Public
+    "AuthDBView.{login,logout}": PUBLIC,
+    "TwoFactorView.verify": PUBLIC,
+    "SecurityApi.{login,refresh}": PUBLIC,
+    "LocaleView.index": PUBLIC,
+    "UtilView.back": PUBLIC,
+    "static": PUBLIC,
+    "appbuilder.static": PUBLIC,
+}
+
+
+def _expand(pattern):
+    m = re.search(r"\{([^}]*)\}", pattern)
+    if not m:
+        return [pattern]
+    return [x for alt in m.group(1).split(",") for x in _expand(pattern[: m.start()] + alt + pattern[m.end():])]
+
+
+def expected_for(endpoint):
+    matches = [roles for pattern, roles in EXPECTED.items() for p in _expand(pattern) if fnmatch.fnmatchcase(endpoint, p)]
+    return matches[0] if matches else None
+
+
+def action_names(app, endpoint):
+    view_name = endpoint.partition(".")[0]
+    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == view_name)
+    return list(getattr(view, "actions", {}) or {})
+
+
+def endpoints(app):
+    """(endpoint, url, method) of every route; actions are called by a real action name,
+    and the action routes of views that declare no action are left out (nothing to run)."""
+    views = {type(v).__name__: v for v in app.appbuilder.baseviews}
+    out = []
+    for rule in app.url_map.iter_rules():
+        view_name, _, method_name = rule.endpoint.partition(".")
+        view = views.get(view_name)
+        actions = list(getattr(view, "actions", {}) or {})
+        if method_name in ("action", "action_post") and not actions:
+            continue
+        methods = rule.methods - {"HEAD", "OPTIONS"}
+        # pk 999999 exists nowhere: allowed roles get 404, and nothing is deleted.
+        args = {a: ("en" if a == "locale" else "v1" if a == "version" else "none_sep_none" if a == "filename" else 999999)
+                for a in rule.arguments}
+        if "name" in rule.arguments:
+            args["name"] = actions[0]
+        url = rule.build(args)[1]
+        # FAB refuses deletes over GET when CSRF protection is on: ask the real way.
+        get = "GET" in methods and not rule.endpoint.endswith(".delete")
+        out.append((rule.endpoint, url, "GET" if get else "POST"))
+    return sorted(set(out))
+
+
+def test_every_endpoint_has_a_rule(app):
+    missing = sorted({e for e, _, _ in endpoints(app) if expected_for(e) is None})
+    assert missing == [], f"endpoints without an access rule in EXPECTED: {missing}"
+
+
+def _denied(client, resp):
+    """403/401, a redirect to the login page, or FAB's "Access is Denied" flash + redirect."""
+    if resp.status_code in (401, 403):
+        return True
+    if resp.status_code == 302:
+        if "/login" in resp.headers.get("Location", ""):
+            return True
+        with client.session_transaction() as sess:
+            flashes = sess.pop("_flashes", [])
+        return any("Access is Denied" in str(message) for _, message in flashes)
+    return False
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_gets_exactly_what_the_matrix_allows(app, role):
+    client = app.test_client()
+    auth = Auth(client)
+    user = make_user(role)
+    assert auth.login(user.username).status_code == 302
+    wrong = []
+    for endpoint, url, method in endpoints(app):
+        allowed = expected_for(endpoint)
+        if allowed == PUBLIC or allowed is None:
+            continue
+        if method == "GET":
+            resp = client.get(url)
+        else:
+            data = {"csrf_token": auth.token}
+            if endpoint.endswith(".action_post"):
+                data["action"] = action_names(app, endpoint)[0]  # on no rows: nothing changes
+            resp = client.post(url, data=data, headers={"X-CSRFToken": auth.token})
+        if _denied(client, resp) == (role in allowed):
+            wrong.append(f"{method} {url} ({endpoint}): {resp.status_code}, expected {'allowed' if role in allowed else 'denied'}")
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_anonymous_users_reach_only_public_endpoints(app):
+    client = app.test_client()
+    wrong = []
+    for endpoint, url, method in endpoints(app):
+        if expected_for(endpoint) == PUBLIC:
+            continue
+        resp = client.get(url) if method == "GET" else client.post(url)
+        if not (_denied(client, resp) or resp.status_code == 400):  # 400: CSRF refused before anything runs
+            wrong.append(f"{method} {url}: {resp.status_code}")
+    assert wrong == [], "\n".join(wrong)

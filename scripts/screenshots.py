@@ -62,7 +62,7 @@ def build_app(workdir, patients):
     from app import create_app
     from app.cli import ensure_user
     from app.extensions import db
-    from app.security import sync_roles
+    from app.security import sync_permissions_and_roles
     from app.services import demo_seed
     from app.services import patients as patient_service
 
@@ -71,9 +71,7 @@ def build_app(workdir, patients):
     with app.app_context():
         upgrade()
         sm = app.appbuilder.sm
-        sync_roles(sm)  # the roles must exist before FAB hands out view permissions
-        app.appbuilder.add_permissions(update_perms=True)
-        sync_roles(sm)
+        sync_permissions_and_roles(app.appbuilder)
         db.session.commit()
         user, _ = ensure_user(sm, USERNAME, "FrontDesk", first_name="Dana", last_name="Reyes",
                               email="dana@clinic.invalid", password=PASSWORD)

@@ -104,6 +104,9 @@ class Config:
     AUDIT_ANCHOR_EVERY = int(os.environ.get("AUDIT_ANCHOR_EVERY", "100"))
     AUDIT_ANCHOR_FILE = os.environ.get("AUDIT_ANCHOR_FILE")  # default: instance/audit-anchor.log
 
+    # Break-glass: how long a reasoned opening of a restricted record lasts.
+    BREAK_GLASS_MINUTES = int(os.environ.get("BREAK_GLASS_MINUTES", "60"))
+
     # Patient search
     PATIENT_SEARCH_LIMIT = 20
 

@@ -5,7 +5,7 @@ from .auth_manager import AuthHardeningMixin
 from .models.user import ClinicUser
 from .views.auth import AuthDBView, SecurityApi, UserDBModelView
 
-READ, WRITE, MERGE = "can_read", "can_write", "can_merge"
+READ, WRITE, MERGE, RESTRICT = "can_read", "can_write", "can_merge", "can_restrict"
 
 # Menu entries each role sees (FAB checks "menu_access" on the menu item name).
 MENUS = {
@@ -32,7 +32,7 @@ ROLE_DEFINITIONS = {
         "menus": ["Patients", "Find patient", "My patients", "Patient list"],
     },
     "OfficeManager": {
-        "Patient": [READ, WRITE, MERGE],
+        "Patient": [READ, WRITE, MERGE, RESTRICT],
         "Disclosure": [READ, WRITE],
         "Provider": [READ, WRITE],
         "menus": MENUS["patients"] + ["Administration", "Providers"],

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.orm import relationship
+from sqlalchemy.sql.expression import false as sa_false
 
 from .base import AuditMixin, BinaryString, Model, UTCDateTime
 
@@ -86,6 +87,9 @@ class Patient(AuditMixin, Model):
     merged_into_id = Column(Integer, ForeignKey("patient.id"))
     merged_on = Column(UTCDateTime)
     notes = Column(Text)
+    # Confidential record (a staff member, a public figure, a protected person): every
+    # opening needs a break-glass reason, except by the patient's own primary provider.
+    restricted = Column(Boolean, nullable=False, default=False, server_default=sa_false())
 
     # Folded "family given middle preferred" for duplicate checks and fuzzy search.
     name_search = Column(String(420), nullable=False, default="")

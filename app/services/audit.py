@@ -99,7 +99,11 @@ def record(engine, **fields):
 
 
 def access(engine, *, patient_id, object_type="Patient", object_id=None, action="view", details=None, flagged=False):
-    """Record that patient data was shown (chart, form, PDF, export, API read)."""
+    """Record that patient data was shown (chart, form, PDF, export, API read).
+
+    Accesses made under a break-glass grant (g.break_glass) are flagged for review.
+    """
+    flagged = flagged or (has_request_context() and bool(g.get("break_glass")))
     return record(engine, action=action, object_type=object_type,
                   object_id=patient_id if object_id is None else object_id,
                   patient_id=patient_id, details=details, flagged=flagged)

@@ -220,6 +220,11 @@ class PatientMaker:
             "women": [pid for pid, sees in providers if sees == "women"],
         }
         self.columns = [c.name for c in Patient.__table__.columns if c.name != "id"]
+        # Columns the generator does not fill take the model's scalar default (None if none).
+        self.blank = {
+            c.name: (c.default.arg if c.default is not None and c.default.is_scalar else None)
+            for c in Patient.__table__.columns if c.name != "id"
+        }
         self.total = total
         self.duplicates_wanted = min(50, max(3, total // 200)) if total >= 20 else 0
         # Emit a near-duplicate at evenly spread positions, of a recent accented patient.
@@ -320,7 +325,7 @@ class PatientMaker:
         if index in self.duplicate_at and index >= len(LOCALES) and self._accented:
             return self.near_duplicate()
         r = self.r
-        row = dict.fromkeys(self.columns)
+        row = dict(self.blank)
         # The first patients cover every language, so even a small demo shows them all.
         lang = LOCALES[index][0] if index < len(LOCALES) else self.pick(self.languages, self._language_cum)
         pools = self.pools[lang]

@@ -31,9 +31,9 @@ EDITABLE_FIELDS = (
     "emergency_contact_phone", "guardian_name", "guardian_relationship", "guardian_phone",
     "guarantor_relationship", "guarantor_patient_id", "guarantor_name", "guarantor_phone",
     "guarantor_address", "guarantor_language", "primary_provider_id", "status",
-    "deceased_date", "notes",
+    "deceased_date", "notes", "restricted",
 )
-BOOL_FIELDS = ("interpreter_needed", "consent_voicemail", "consent_sms", "consent_email")
+BOOL_FIELDS = ("interpreter_needed", "consent_voicemail", "consent_sms", "consent_email", "restricted")
 DATE_FIELDS = ("birth_date", "hipaa_notice_ack_date", "deceased_date")
 
 

@@ -1,7 +1,7 @@
 """Privacy officer screens: the audit trail (filter, CSV, PDF) and disclosures."""
 from datetime import datetime, time, timedelta
 
-from flask import Response, abort, current_app, flash, g, redirect, request, url_for
+from flask import Response, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import format_datetime, get_locale, get_timezone
@@ -16,7 +16,7 @@ from ..models import Patient
 from ..services import audit, dates, disclosures
 from ..services.errors import ValidationFailed
 from .forms import LocaleDateField
-from .patients import register_chart_section
+from .patients import open_patient, register_chart_section
 
 EXPORT_LIMIT = 50000
 
@@ -133,7 +133,7 @@ class DisclosureView(BaseView):
     @expose("/<int:pk>/new", methods=["GET", "POST"])
     @has_access
     def new(self, pk):
-        patient = db.session.get(Patient, pk) or abort(404)
+        patient = open_patient(pk)
         form = DisclosureForm()
         locale = str(get_locale())
         if form.validate_on_submit():
@@ -166,7 +166,7 @@ class DisclosureView(BaseView):
     @has_access
     def accounting(self, pk):
         """The patient's accounting of disclosures (six years) as a PDF in the patient's language."""
-        patient = db.session.get(Patient, pk) or abort(404)
+        patient = open_patient(pk)
         items, since = disclosures.accounting(db.session, patient)
         audit.access(db.engine, patient_id=patient.id, action="print", object_type="DisclosureAccounting")
         languages = current_app.config["LANGUAGES"]

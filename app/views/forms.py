@@ -97,6 +97,7 @@ class PatientForm(FlaskForm):
     status = SelectField(_l("Status"), choices=[(s, STATUS_LABELS[s]) for s in ("active", "inactive", "deceased")], validate_choice=False)
     deceased_date = LocaleDateField(_l("Date of death"))
     notes = TextAreaField(_l("Notes"))
+    restricted = BooleanField(_l("Restricted record: opening it needs a reason (break-glass)"))
 
     SECTIONS = (
         (_l("Name and birth"), ("family_name", "given_name", "middle_name", "preferred_name", "birth_date", "sex", "gender_identity")),
@@ -104,10 +105,14 @@ class PatientForm(FlaskForm):
         (_l("Language and consents"), ("preferred_language", "interpreter_needed", "hipaa_notice_ack_date", "consent_voicemail", "consent_sms", "consent_email")),
         (_l("Emergency contact and guardian"), ("emergency_contact_name", "emergency_contact_relationship", "emergency_contact_phone", "guardian_name", "guardian_relationship", "guardian_phone")),
         (_l("Guarantor"), ("guarantor_relationship", "guarantor_mrn", "guarantor_name", "guarantor_phone", "guarantor_address", "guarantor_language")),
-        (_l("Care and status"), ("primary_provider_id", "status", "deceased_date", "notes")),
+        (_l("Care and status"), ("primary_provider_id", "status", "deceased_date", "notes", "restricted")),
     )
 
 
 class PatientMergeForm(FlaskForm):
     target_mrn = StringField(_l("MRN of the record to keep"))
     confirm = BooleanField(_l("I checked both records: they are the same person"))
+
+
+class BreakGlassForm(FlaskForm):
+    reason = TextAreaField(_l("Why do you need to open this record now?"))

@@ -1,5 +1,5 @@
 """Patient screens: find (one box), register, edit, chart, merge; and the plain list."""
-from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, session, url_for
 from flask_appbuilder import BaseView, ModelView, expose
 from flask_appbuilder.models.sqla.filters import FilterEqualFunction
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -10,13 +10,14 @@ from markupsafe import Markup, escape
 
 from ..extensions import db
 from ..models import Patient, Provider
-from ..services import audit, dates, languages, patient_search
+from ..services import access, audit, dates, languages, patient_search, phones
 from ..services import patients as patient_service
 from ..services.errors import DomainError, ValidationFailed
-from .forms import GENDER_LABELS, GUARANTOR_LABELS, SEX_LABELS, STATUS_LABELS, PatientForm, PatientMergeForm
+from .forms import GENDER_LABELS, GUARANTOR_LABELS, SEX_LABELS, STATUS_LABELS, BreakGlassForm, PatientForm, PatientMergeForm
 
 PATIENT_PERMISSIONS = {
-    "find": "read", "search": "read", "chart": "read", "register": "write", "edit": "write", "merge": "merge",
+    "find": "read", "search": "read", "chart": "read", "break_glass": "read", "register": "write",
+    "edit": "write", "merge": "merge",
 }
 # The list views read only: their add/edit/delete keep FAB's can_add/can_edit/can_delete,
 # which no role holds, so patients change only through the desk screens (and services).
@@ -24,6 +25,19 @@ PATIENT_LIST_PERMISSIONS = {"list": "read", "show": "read"}
 
 # Sections later capabilities add to the chart: (key, title, template, loader(patient) -> context).
 CHART_SECTIONS = []
+
+
+def open_patient(pk):
+    """The patient `pk` if the user may open it now, else off to the break-glass page.
+
+    Every view that shows or changes one patient's record loads it through here.
+    """
+    patient = db.session.get(Patient, pk) or abort(404)
+    if access.needs_break_glass(db.session, g.user, patient):
+        if not access.has_grant(session.get("break_glass"), patient.id):
+            abort(redirect(url_for("PatientDeskView.break_glass", pk=patient.id, next=request.path)))
+        g.break_glass = True  # every access under the grant is flagged for review
+    return patient
 
 
 def register_chart_section(key, title, template, loader, permission=None):
@@ -35,6 +49,8 @@ def _form_to_data(form, locale):
     """Convert what was typed into service input; unparseable values pass through so the
     service can name them."""
     data = {name: field.data for name, field in form._fields.items() if name in patient_service.EDITABLE_FIELDS}
+    if not current_app.appbuilder.sm.has_access("can_restrict", "Patient"):
+        data.pop("restricted")  # only privacy-trusted roles set or lift the restriction
     for name in patient_service.DATE_FIELDS:
         raw = (form[name].data or "").strip()
         data[name] = (dates.parse_input(raw, locale) or raw) if raw else None
@@ -80,7 +96,8 @@ def patient_summary(patient, locale):
         "birth_date": format_date(patient.birth_date, "medium"),
         "age": patient_service.age_on(patient.birth_date, dates.date.today()),
         "sex": str(SEX_LABELS.get(patient.sex, patient.sex)),
-        "phone": patient.phone_mobile or patient.phone_home or "",
+        "phone": "" if patient.restricted else phones.display(patient.phone_mobile or patient.phone_home, current_app.config["CLINIC_COUNTRY"]),
+        "restricted": patient.restricted,
         "status": patient.status,
         "merged_into": merged_into,
         "url": url_for("PatientDeskView.chart", pk=patient.id),
@@ -124,6 +141,7 @@ class PatientDeskView(BaseView):
             patient=patient,
             duplicates=duplicates,
             languages_list=languages.common_choices(str(get_locale())),
+            can_restrict=self.appbuilder.sm.has_access("can_restrict", "Patient"),
         )
 
     @expose("/register", methods=["GET", "POST"])
@@ -160,7 +178,7 @@ class PatientDeskView(BaseView):
     @expose("/<int:pk>/edit", methods=["GET", "POST"])
     @has_access
     def edit(self, pk):
-        patient = db.session.get(Patient, pk) or abort(404)
+        patient = open_patient(pk)
         if patient.is_merged:
             flash(str(_l("This record was merged into MRN %(mrn)s.", mrn=patient.merged_into.mrn)), "info")
             return redirect(url_for("PatientDeskView.chart", pk=patient.merged_into_id))
@@ -198,7 +216,7 @@ class PatientDeskView(BaseView):
     @expose("/<int:pk>/chart")
     @has_access
     def chart(self, pk):
-        patient = db.session.get(Patient, pk) or abort(404)
+        patient = open_patient(pk)
         if patient.is_merged:
             survivor = patient_service.follow_merges(db.session, patient)
             flash(
@@ -231,11 +249,32 @@ class PatientDeskView(BaseView):
             can_merge=sm.has_access("can_merge", "Patient"),
         )
 
+    @expose("/<int:pk>/break-glass", methods=["GET", "POST"])
+    @has_access
+    def break_glass(self, pk):
+        """Open a restricted record by giving a reason; the use is flagged in the audit trail."""
+        patient = db.session.get(Patient, pk) or abort(404)
+        target = request.args.get("next", "")
+        if not target.startswith(f"/patients/{pk}/") and not target.startswith(f"/disclosures/{pk}/"):
+            target = url_for("PatientDeskView.chart", pk=pk)
+        form = BreakGlassForm()
+        if form.validate_on_submit():
+            try:
+                session["break_glass"] = access.break_glass(
+                    db.engine, session.get("break_glass"), patient=patient, reason=form.reason.data,
+                    minutes=current_app.config["BREAK_GLASS_MINUTES"],
+                )
+            except ValidationFailed as exc:
+                _apply_problems(form, exc.problems)
+            else:
+                return redirect(target)
+        return self.render_template("patients/break_glass.html", form=form, patient=patient)
+
     @expose("/<int:pk>/merge", methods=["GET", "POST"])
     @has_access
     def merge(self, pk):
         """Merge this (duplicate) record into a surviving record chosen by MRN, after a preview."""
-        source = db.session.get(Patient, pk) or abort(404)
+        source = open_patient(pk)
         target = None
         form = PatientMergeForm()
         if form.validate_on_submit():

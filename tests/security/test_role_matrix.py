@@ -30,6 +30,7 @@ EXPECTED = {
     "PatientDeskView.find": PATIENT_READ,
     "PatientDeskView.search": PATIENT_READ,
     "PatientDeskView.chart": PATIENT_READ,
+    "PatientDeskView.break_glass": PATIENT_READ,
     "PatientDeskView.register": PATIENT_WRITE,
     "PatientDeskView.edit": PATIENT_WRITE,
     "PatientDeskView.merge": MERGE,

@@ -29,7 +29,14 @@
       a.href = p.url;
       a.textContent = p.mrn;
       mrn.appendChild(a);
-      cell(tr, p.name + (p.merged_into ? " (" + status.dataset.merged + " " + p.merged_into + ")" : ""));
+      var name = cell(tr, p.name + (p.merged_into ? " (" + status.dataset.merged + " " + p.merged_into + ")" : ""));
+      if (p.restricted) {
+        var lock = document.createElement("i");
+        lock.className = "fa fa-lock text-danger";
+        lock.title = status.dataset.restricted;
+        name.insertBefore(lock, name.firstChild);
+        name.insertBefore(document.createTextNode(" "), lock.nextSibling);
+      }
       cell(tr, p.birth_date);
       cell(tr, String(p.age));
       cell(tr, p.sex);

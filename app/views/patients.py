@@ -99,6 +99,7 @@ def patient_summary(patient, locale):
         "phone": "" if patient.restricted else phones.display(patient.phone_mobile or patient.phone_home, current_app.config["CLINIC_COUNTRY"]),
         "restricted": patient.restricted,
         "status": patient.status,
+        "status_label": str(STATUS_LABELS.get(patient.status, patient.status)),
         "merged_into": merged_into,
         "url": url_for("PatientDeskView.chart", pk=patient.id),
     }

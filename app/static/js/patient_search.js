@@ -30,6 +30,13 @@
       a.textContent = p.mrn;
       mrn.appendChild(a);
       var name = cell(tr, p.name + (p.merged_into ? " (" + status.dataset.merged + " " + p.merged_into + ")" : ""));
+      if (p.status !== "active" && !p.merged_into) {
+        var badge = document.createElement("span");
+        badge.className = "label label-default cd-status-label";
+        badge.textContent = p.status_label;
+        name.appendChild(document.createTextNode(" "));
+        name.appendChild(badge);
+      }
       if (p.restricted) {
         var lock = document.createElement("i");
         lock.className = "fa fa-lock text-danger";

@@ -6,5 +6,6 @@ from .base import Model  # noqa: F401
 from .counter import Counter  # noqa: F401
 from .patient import Patient, PatientSearchTerm  # noqa: F401
 from .provider import Provider  # noqa: F401
+from .user import ClinicUser  # noqa: F401
 
 metadata = Model.metadata

@@ -1,0 +1,37 @@
+"""`flask clinic unlock-user` and `flask clinic reset-2fa`: account recovery from the shell."""
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .cli import clinic_cli
+
+
+def _user_or_fail(username):
+    user = current_app.appbuilder.sm.find_user(username=username)
+    if user is None:
+        raise click.ClickException(f"no user named {username!r}")
+    return user
+
+
+@clinic_cli.command("unlock-user")
+@click.argument("username")
+@with_appcontext
+def unlock_user_command(username):
+    """Lift the lockout of USERNAME after too many failed logins (audited)."""
+    user = _user_or_fail(username)
+    if current_app.appbuilder.sm.unlock_user(user, by="cli"):
+        click.echo(f"{username} unlocked.")
+    else:
+        click.echo(f"{username} was not locked.")
+
+
+@clinic_cli.command("reset-2fa")
+@click.argument("username")
+@with_appcontext
+def reset_2fa_command(username):
+    """Remove USERNAME's authenticator (lost phone); they set up a new one at next sign-in (audited)."""
+    user = _user_or_fail(username)
+    if current_app.appbuilder.sm.reset_totp(user, by="cli"):
+        click.echo(f"Two-step sign-in reset for {username}.")
+    else:
+        click.echo(f"{username} had no two-step sign-in.")

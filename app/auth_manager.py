@@ -213,7 +213,8 @@ class AuthHardeningMixin:
     # ------------------------------------------------------------------ second factor
 
     def mfa_required(self, user):
-        return auth.mfa_required([r.name for r in user.roles], setting("MFA_REQUIRED_ROLES"))
+        required = setting("MFA_REQUIRED_ROLES")
+        return bool(required) and auth.mfa_required([r.name for r in user.roles], required)
 
     def second_step(self, user):
         """'verify' (has TOTP), 'enroll' (role requires it, none yet) or None."""

@@ -441,3 +441,10 @@ def test_a_password_reset_by_an_admin_ends_the_users_sessions(app, client, login
     with app.app_context():
         assert not signed_in(theirs)
     assert signed_in(client)
+
+
+def test_pages_of_a_signed_in_user_carry_the_idle_warning_script(client, login_as):
+    assert "idle_logout.js" not in client.get("/login/").get_data(as_text=True)
+    login_as("FrontDesk")
+    page = client.get("/patients/find").get_data(as_text=True)
+    assert re.search(r'src="/static/js/idle_logout.js"[^>]*data-idle-minutes="15"', page)

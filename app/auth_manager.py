@@ -94,6 +94,19 @@ def _is_login_request():
     return request.endpoint in LOGIN_ENDPOINTS
 
 
+FAILED_LOGIN_MARK = "clinicdesk.login_failed"
+
+
+def note_failed_login():
+    """Count this request against the login throttle (successful sign-ins are not counted,
+    so a whole clinic behind one address can still start its day)."""
+    request.environ[FAILED_LOGIN_MARK] = True
+
+
+def _was_failed_login(response):
+    return bool(request.environ.get(FAILED_LOGIN_MARK))
+
+
 def _wants_json():
     return (request.headers.get(BACKGROUND_HEADER) == "1" or request.path.startswith("/api/")
             or request.is_json or request.accept_mimetypes.best == "application/json")
@@ -122,8 +135,8 @@ class AuthHardeningMixin:
 
     @property
     def is_auth_limited(self):
-        # FAB would limit the login form only; register_views puts one shared limit on
-        # the form, the second step and the API login instead.
+        # FAB would limit the login form only (and count every POST); register_views puts
+        # one shared limit on failed attempts at the form, the second step and the API login.
         return False
 
     def register_views(self):
@@ -137,7 +150,7 @@ class AuthHardeningMixin:
         if current_app.config.get("AUTH_RATE_LIMITED"):
             limit = self.limiter.shared_limit(
                 current_app.config["AUTH_RATE_LIMIT"], scope="login", methods=["POST"],
-                exempt_when=lambda: not _is_login_request(),
+                exempt_when=lambda: not _is_login_request(), deduct_when=_was_failed_login,
             )
             api = next(v for v in self.appbuilder.baseviews if isinstance(v, self.security_api))
             for view in (self.auth_view, two_factor, api):

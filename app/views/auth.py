@@ -28,7 +28,7 @@ from marshmallow import ValidationError
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from ..auth_manager import PENDING_KEY, PENDING_SECONDS, invalid_login_message, setting
+from ..auth_manager import PENDING_KEY, PENDING_SECONDS, invalid_login_message, note_failed_login, setting
 from ..services import auth, crypto
 
 NEW_SECRET_KEY = "_cd_totp_new"  # {"uid", "secret" (encrypted)} while enrolling
@@ -101,6 +101,7 @@ class TwoFactorView(BaseView):
         if form.validate_on_submit():
             if sm.verify_totp(user, form.code.data):
                 return finish_sign_in(sm, user)
+            note_failed_login()
             sm.register_failure(user)
             if user.is_locked:
                 return back_to_login(invalid_login_message())
@@ -132,6 +133,7 @@ class TwoFactorView(BaseView):
                 if half_signed_in:
                     return finish_sign_in(sm, user)
                 return redirect(self.appbuilder.get_url_for_index)
+            note_failed_login()
             flash(as_unicode(WRONG_CODE), "warning")
         uri = auth.totp_uri(secret, account=user.username, issuer=setting("MFA_ISSUER"))
         return self.render_template(
@@ -171,6 +173,7 @@ class AuthDBView(FabAuthDBView):
             next_url = get_safe_redirect(request.args.get("next", ""))
             user = sm.auth_user_db(form.username.data, form.password.data)
             if not user:
+                note_failed_login()
                 flash(as_unicode(invalid_login_message()), "warning")
                 return redirect(self.appbuilder.get_url_for_login_with(next_url))
             stage = sm.second_step(user)
@@ -297,9 +300,11 @@ class SecurityApi(FabSecurityApi):
         sm = self.appbuilder.sm
         user = sm.auth_user_db(login_payload["username"], login_payload["password"])
         if not user:
+            note_failed_login()
             return self.response_401()
         problem = sm.api_second_factor_problem(user, code if isinstance(code, str) else None)
         if problem:
+            note_failed_login()
             return self.response(401, message=str(problem))
         tokens = {API_SECURITY_ACCESS_TOKEN_KEY: create_access_token(identity=str(user.id), fresh=True)}
         if login_payload.get("refresh"):

@@ -122,6 +122,28 @@ def seed_demo_command(patient_count, seed, batch_size, append, parallel):
     )
 
 
+@clinic_cli.command("roles-matrix")
+def roles_matrix_command():
+    """Print the role x resource x permission matrix (Markdown), as the README shows it."""
+    from .security import permission_matrix_markdown
+
+    click.echo(permission_matrix_markdown())
+
+
+@clinic_cli.command("check")
+@with_appcontext
+def check_command():
+    """Check every view's declarations (columns exist, search columns set); exit 1 on errors."""
+    from .checks import check_declarations
+
+    errors = check_declarations(current_app.appbuilder)
+    for line in errors:
+        click.echo(line)
+    if errors:
+        sys.exit(1)
+    click.echo("All view declarations are valid.")
+
+
 @clinic_cli.command("audit-verify")
 @with_appcontext
 def audit_verify_command():

@@ -65,6 +65,20 @@ def role_permissions(role_name):
     return pairs
 
 
+def permission_matrix_markdown():
+    """The role x resource x permission matrix as a Markdown table (README, `flask clinic roles-matrix`)."""
+    roles = list(ROLE_DEFINITIONS)
+    resources = sorted({r for spec in ROLE_DEFINITIONS.values() for r in spec if r != "menus"})
+    lines = ["| resource | Admin | " + " | ".join(roles) + " |", "|---|---|" + "---|" * len(roles)]
+    for resource in resources:
+        cells = []
+        for role in roles:
+            perms = ROLE_DEFINITIONS[role].get(resource, [])
+            cells.append(", ".join(p.replace("can_", "") for p in perms) or "—")
+        lines.append(f"| {resource} | all | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 class ClinicSecurityManager(AuthHardeningMixin, SecurityManager):
     user_model = ClinicUser
     authdbview = AuthDBView

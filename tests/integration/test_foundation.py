@@ -85,3 +85,13 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(app):
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_readme_shows_the_current_role_matrix():
+    import os
+
+    from app.security import permission_matrix_markdown
+
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md"), encoding="utf-8").read()
+    block = readme.split("<!-- roles-matrix -->")[1].split("<!-- /roles-matrix -->")[0].strip()
+    assert block == permission_matrix_markdown(), "README role matrix is stale: run `flask clinic roles-matrix`"

@@ -98,9 +98,12 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        from app.models.base import include_object
+
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
+            include_object=include_object(connection.dialect.name),
             **conf_args
         )
 

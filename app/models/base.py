@@ -7,7 +7,30 @@ from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import declared_attr, relationship
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Model", "UTCDateTime", "AuditMixin", "utcnow", "BinaryString"]
+__all__ = ["Model", "UTCDateTime", "AuditMixin", "utcnow", "BinaryString", "only_on", "include_object"]
+
+
+def only_on(dialect, index):
+    """Mark a schema item (e.g. a GIN trigram index) as existing only on `dialect`."""
+    index.info["dialects"] = (dialect,)
+    return index.ddl_if(dialect=dialect)
+
+
+def include_object(dialect_name):
+    """Alembic include_object hook: compare dialect-only items only on their dialect."""
+
+    def include(obj, name, type_, reflected, compare_to):
+        item = compare_to if reflected else obj
+        dialects = getattr(item, "info", {}).get("dialects") if item is not None else None
+        if dialects is None and reflected and type_ == "index":
+            dialects = ONLY_ON_INDEXES.get(name)
+        return dialects is None or dialect_name in dialects
+
+    return include
+
+
+# Names of dialect-only indexes, for reflected objects that carry no `info`.
+ONLY_ON_INDEXES = {"ix_patient_name_trgm": ("postgresql",)}
 
 
 def utcnow():

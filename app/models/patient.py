@@ -13,7 +13,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 from sqlalchemy.sql.expression import false as sa_false
 
-from .base import AuditMixin, BinaryString, Model, UTCDateTime
+from .base import AuditMixin, BinaryString, Model, UTCDateTime, only_on
 
 SEXES = ("female", "male", "other", "unknown")
 GENDER_IDENTITIES = (
@@ -107,6 +107,9 @@ class Patient(AuditMixin, Model):
     __audit_patient__ = "id"  # every change is recorded in the audit trail
     __audit_skip__ = ("name_search",)  # derived
     __table_args__ = (
+        # Typo-tolerant name search on PostgreSQL (pg_trgm); SQLite has no such index.
+        only_on("postgresql", Index("ix_patient_name_trgm", "name_search", postgresql_using="gin",
+                                    postgresql_ops={"name_search": "gin_trgm_ops"})),
         CheckConstraint("status IN ('active','inactive','deceased','merged')", name="ck_patient_status"),
         CheckConstraint("sex IN ('female','male','other','unknown')", name="ck_patient_sex"),
         CheckConstraint("status <> 'merged' OR merged_into_id IS NOT NULL", name="ck_patient_merged_link"),

@@ -134,3 +134,28 @@ def search(session, text, *, locale="en", region="US", limit=20, include_merged=
     more = len(patients) > limit
     return patients[:limit], more
 
+
+
+SIMILARITY_THRESHOLD = 0.3
+
+
+def similar(session, text, *, locale="en", region="US", limit=20):
+    """Patients whose names resemble the typed names (typos, spelling variants).
+
+    PostgreSQL only: trigram similarity through the pg_trgm GIN index on name_search.
+    Elsewhere, and for queries without name parts, the list is empty.
+    """
+    q = parse(text, locale, region)
+    if not q.names or session.get_bind().dialect.name != "postgresql":
+        return []
+    wanted = " ".join(q.names)
+    score = func.similarity(Patient.name_search, wanted)
+    stmt = (
+        select(Patient)
+        .where(Patient.name_search.op("%")(wanted), Patient.status != "merged")
+        .order_by(score.desc(), Patient.id)
+        .limit(limit)
+    )
+    if q.birth_date is not None:
+        stmt = stmt.where(Patient.birth_date == q.birth_date)
+    return list(session.scalars(stmt))

@@ -125,14 +125,13 @@ class PatientDeskView(BaseView):
         payload = request.get_json(silent=True) or request.form
         text = str(payload.get("q", ""))[:200]
         locale = str(get_locale())
-        found, more = patient_search.search(
-            db.session,
-            text,
-            locale=locale,
-            region=current_app.config["CLINIC_COUNTRY"],
-            limit=current_app.config["PATIENT_SEARCH_LIMIT"],
-        )
-        return jsonify(results=[patient_summary(p, locale) for p in found], more=more)
+        options = dict(locale=locale, region=current_app.config["CLINIC_COUNTRY"])
+        found, more = patient_search.search(db.session, text, limit=current_app.config["PATIENT_SEARCH_LIMIT"], **options)
+        similar = False
+        if not found:
+            found = patient_search.similar(db.session, text, limit=current_app.config["PATIENT_SEARCH_LIMIT"], **options)
+            similar = bool(found)
+        return jsonify(results=[patient_summary(p, locale) for p in found], more=more, similar=similar)
 
     def _render_form(self, form, title, patient=None, duplicates=None):
         return self.render_template(

@@ -6,13 +6,16 @@ from alembic.migration import MigrationContext
 from app import create_app
 from app.extensions import db
 from app.models import Model
+from app.models.base import include_object
 from app.security import ROLE_DEFINITIONS, role_permissions
 
 
 def test_migrations_give_the_same_schema_as_the_models(app):
     """The test database was built by `upgrade` alone; Alembic finds nothing to change."""
     with db.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+        ctx = MigrationContext.configure(conn, opts={
+            "compare_type": True, "compare_server_default": False,
+            "include_object": include_object(conn.dialect.name)})
         diff = compare_metadata(ctx, Model.metadata)
     assert diff == []
 

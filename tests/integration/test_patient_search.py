@@ -101,3 +101,17 @@ def test_search_endpoint_requires_csrf_and_login(client, login_as, auth, people)
     auth.logout()
     login_as("Auditor")
     assert client.post("/patients/search", json={"q": "garcia"}, headers={"X-CSRFToken": client.csrf_token}).status_code == 403
+
+
+def test_misspelled_names_find_similar_patients_on_postgresql(client, login_as, people):
+    login_as("FrontDesk")
+    resp = client.post("/patients/search", json={"q": "garsia lopes"}, headers={"X-CSRFToken": client.csrf_token})
+    data = resp.get_json()
+    if db.engine.dialect.name != "postgresql":
+        assert data["results"] == [] and data["similar"] is False  # trigram search is PostgreSQL-only
+        return
+    assert data["similar"] is True
+    assert data["results"][0]["mrn"] == people["jose"].mrn
+    # An exact prefix match never falls back to similar names.
+    data = client.post("/patients/search", json={"q": "garcia"}, headers={"X-CSRFToken": client.csrf_token}).get_json()
+    assert data["similar"] is False

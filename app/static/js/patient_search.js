@@ -52,7 +52,8 @@
       body.appendChild(tr);
     });
     table.classList.toggle("hidden", data.results.length === 0);
-    status.textContent = data.results.length === 0 ? status.dataset.empty : (data.more ? status.dataset.more : "");
+    status.textContent = data.results.length === 0 ? status.dataset.empty :
+      (data.similar ? status.dataset.similar : (data.more ? status.dataset.more : ""));
   }
 
   function run() {

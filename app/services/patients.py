@@ -378,3 +378,18 @@ def merge(session, *, source_id, target_id):
         session.rollback()
         raise StaleRecordError() from None
     return target
+
+
+def address_lines(patient, default_country="US"):
+    """Postal address lines in the order the patient's country writes them."""
+    country = patient.country or default_country
+    if country in ("US", "CA", "AU"):
+        last = ", ".join(p for p in (patient.city, " ".join(x for x in (patient.state, patient.postal_code) if x)) if p)
+    else:
+        last = " ".join(p for p in (patient.postal_code, patient.city) if p)
+        if patient.state:
+            last = f"{last}, {patient.state}" if last else patient.state
+    lines = [patient.address_line1, patient.address_line2, last]
+    if patient.country and patient.country != default_country:
+        lines.append(patient.country)
+    return [line for line in lines if line]

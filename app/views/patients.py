@@ -241,6 +241,7 @@ class PatientDeskView(BaseView):
             language_name=languages.name(patient.preferred_language, locale),
             guarantor_language_name=languages.name(patient.guarantor_language, locale),
             age=patient_service.age_on(patient.birth_date, dates.date.today()),
+            address=patient_service.address_lines(patient, current_app.config["CLINIC_COUNTRY"]),
             status_label=STATUS_LABELS.get(patient.status, patient.status),
             sex_label=SEX_LABELS.get(patient.sex, patient.sex),
             gender_label=GENDER_LABELS.get(patient.gender_identity, ""),

@@ -1,0 +1,176 @@
+"""Patient letters: per-language template files a clinic can edit, rendered in a sandbox.
+
+Templates live in LETTER_TEMPLATE_DIRS (instance/letters first, so a clinic's edited copy
+wins over the shipped letters/), one file per kind and language: `<kind>/<lang>.html`,
+where lang is the ISO 639 code stored on the patient (es, vi, zh, ar ...). A letter is
+written in the patient's language; if that template is missing, in the clinic's default
+language, then English — and the caller is told so.
+
+The templates run in Jinja's immutable sandbox with plain data only (strings, numbers,
+lists, dicts): an edited template cannot reach Python objects, the database or files.
+"""
+import functools
+import os
+import time
+from dataclasses import dataclass
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from flask import current_app
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from ..services import languages, phones
+from ..services.patients import address_lines
+from .pdf import render_pdf
+
+KINDS = ("results",)  # later capabilities add theirs (appointment_confirmation, no_show ...)
+
+
+@dataclass
+class Letter:
+    kind: str
+    language: str  # the language the letter is written in
+    wanted: str  # the patient's language
+    title: str
+    body_html: str
+    pdf: bytes = b""
+    seconds: float = 0.0
+
+    @property
+    def fell_back(self):
+        return self.language != self.wanted
+
+
+def template_dirs():
+    return current_app.config["LETTER_TEMPLATE_DIRS"]
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(dirs):
+    env = ImmutableSandboxedEnvironment(loader=FileSystemLoader(list(dirs)), autoescape=True,
+                                        undefined=StrictUndefined, auto_reload=True)
+    env.filters["ltr"] = ltr
+    return env
+
+
+def ltr(value):
+    """Keep a left-to-right run (phone, address, code) in order inside right-to-left text.
+
+    WeasyPrint ignores <bdi> and unicode-bidi, but its text layout honours the Unicode
+    isolate controls LRI ... PDI.
+    """
+    return "\u2066" + str(value) + "\u2069"
+
+
+def environment():
+    return _environment(tuple(template_dirs()))
+
+
+def available(kind, language):
+    try:
+        environment().get_template(f"{kind}/{language}.html")
+    except TemplateNotFound:
+        return False
+    return True
+
+
+def choose_language(kind, wanted):
+    """The patient's language if its template exists, else the clinic default, else English."""
+    for lang in (wanted, current_app.config["CLINIC_DEFAULT_LANGUAGE"], "en"):
+        if lang and available(kind, lang):
+            return lang
+    raise TemplateNotFound(f"{kind}/en.html")
+
+
+def _locale(lang):
+    try:
+        return Locale.parse(lang)
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en")
+
+
+def patient_data(patient, lang):
+    """What a letter may say about the patient: plain strings only."""
+    region = current_app.config["CLINIC_COUNTRY"]
+    return {
+        "given_name": patient.given_name,
+        "family_name": patient.family_name,
+        "full_name": patient.full_name,
+        "preferred_name": patient.preferred_name or patient.given_name,
+        "mrn": patient.mrn,
+        "birth_date": format_date(patient.birth_date, "long", locale=_locale(lang)),
+        "address": address_lines(patient, region),
+        "phone": phones.display(patient.phone_mobile or patient.phone_home, region),
+    }
+
+
+def clinic_data():
+    cfg = current_app.config
+    return {"name": cfg["CLINIC_NAME"], "address": cfg.get("CLINIC_ADDRESS", ""), "phone": cfg.get("CLINIC_PHONE", "")}
+
+
+def render(kind, patient, data, *, today, with_pdf=True):
+    """Write letter `kind` to `patient` in the patient's language (or the fallback)."""
+    started = time.perf_counter()
+    wanted = patient.preferred_language or "en"
+    lang = choose_language(kind, wanted)
+    context = {
+        "patient": patient_data(patient, lang),
+        "clinic": clinic_data(),
+        "today": format_date(today, "long", locale=_locale(lang)),
+        "language_name": languages.name(wanted, lang),
+        **data,
+    }
+    module = environment().get_template(f"{kind}/{lang}.html").make_module(context)
+    body = str(module)
+    title = str(getattr(module, "title", kind))
+    pdf = b""
+    if with_pdf:
+        pdf = render_pdf("documents/letter.html", locale=_pdf_locale(lang), title=title, body=body,
+                         letter_lang=lang, letter_dir=_locale(lang).text_direction)
+    return Letter(kind, lang, wanted, title, body, pdf, time.perf_counter() - started)
+
+
+def _pdf_locale(lang):
+    """The interface catalog closest to the letter's language (page numbers, headings)."""
+    configured = current_app.config["LANGUAGES"]
+    for code in configured:
+        if code.split("_")[0] == lang:
+            return code
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def missing_templates(kinds=KINDS, langs=None):
+    """(kind, language) pairs with no template: letters in those languages fall back."""
+    langs = langs or sorted({code.split("_")[0] for code in current_app.config["LANGUAGES"]})
+    return [(k, lang) for k in kinds for lang in langs if not available(k, lang)]
+
+
+SAMPLE = {
+    "patient": {"given_name": "Ana", "family_name": "Pérez", "full_name": "Ana Pérez", "preferred_name": "Ana",
+                "mrn": "10000009", "birth_date": "1980-03-04", "address": ["1 Main St", "01103 Springfield"],
+                "phone": "(413) 555-0101"},
+    "clinic": {"name": "Clinic", "address": "100 Main Street", "phone": "(413) 555-0100"},
+    "today": "2026-11-27",
+    "language_name": "Spanish",
+}
+SAMPLE_BY_KIND = {"results": {"test_name": "lipid panel", "result": "abnormal", "note": "Note.", "clinician": "Dr. Ruiz"}}
+
+
+def check_templates(kinds=KINDS):
+    """Render every template file with sample data; return (path, error) pairs."""
+    problems = []
+    for directory in template_dirs():
+        for kind in kinds:
+            folder = os.path.join(directory, kind)
+            if not os.path.isdir(folder):
+                continue
+            for name in sorted(os.listdir(folder)):
+                if not name.endswith(".html"):
+                    continue
+                try:
+                    environment().get_template(f"{kind}/{name}").render(**SAMPLE, **SAMPLE_BY_KIND.get(kind, {}))
+                except Exception as exc:  # noqa: BLE001 - report any template error with its file
+                    problems.append((os.path.join(folder, name), f"{type(exc).__name__}: {exc}"))
+    return problems

@@ -78,6 +78,8 @@ class Config:
     FORCE_HTTPS = _bool("FORCE_HTTPS")
     UPLOAD_FOLDER = os.path.join(INSTANCE_DIR, "uploads")  # outside the web root
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024
+    # Largest document filed to a chart (app/services/documents.py); kept below MAX_CONTENT_LENGTH.
+    DOCUMENT_MAX_MB = int(os.environ.get("DOCUMENT_MAX_MB", "15"))
 
     # Cookies
     SESSION_COOKIE_HTTPONLY = True

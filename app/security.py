@@ -6,6 +6,8 @@ from .models.user import ClinicUser
 from .views.auth import AuthDBView, SecurityApi, UserDBModelView
 
 READ, WRITE, MERGE, RESTRICT = "can_read", "can_write", "can_merge", "can_restrict"
+# Open clinical documents (results): minimum necessary keeps them from the front desk and billing.
+READ_CLINICAL = "can_read_clinical"
 
 # Menu entries each role sees (FAB checks "menu_access" on the menu item name).
 MENUS = {
@@ -17,22 +19,26 @@ MENUS = {
 ROLE_DEFINITIONS = {
     "FrontDesk": {
         "Patient": [READ, WRITE],
+        "PatientDocument": [READ, WRITE],  # files result faxes too, but cannot open them
         "Disclosure": [READ, WRITE],
         "Provider": [READ],
         "menus": MENUS["patients"] + ["Administration", "Providers"],
     },
     "Billing": {
         "Patient": [READ],
+        "PatientDocument": [READ],
         "Provider": [READ],
         "menus": ["Patients", "Find patient", "Patient list"],
     },
     "Clinician": {
         "Patient": [READ],
+        "PatientDocument": [READ, WRITE, READ_CLINICAL],
         "Provider": [READ],
         "menus": ["Patients", "Find patient", "My patients", "Patient list"],
     },
     "OfficeManager": {
         "Patient": [READ, WRITE, MERGE, RESTRICT],
+        "PatientDocument": [READ, WRITE, READ_CLINICAL],
         "Disclosure": [READ, WRITE],
         "Provider": [READ, WRITE],
         "menus": MENUS["patients"] + ["Administration", "Providers"],

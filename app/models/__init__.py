@@ -4,6 +4,7 @@ from flask_appbuilder.security.sqla import models as fab_security_models  # noqa
 from .audit import AuditChain, AuditEvent, Disclosure  # noqa: F401
 from .base import Model  # noqa: F401
 from .counter import Counter  # noqa: F401
+from .document import PatientDocument  # noqa: F401
 from .patient import Patient, PatientSearchTerm  # noqa: F401
 from .provider import Provider  # noqa: F401
 from .user import ClinicUser  # noqa: F401

@@ -170,6 +170,12 @@ def _security_event(kind, obj):
     return None
 
 
+def _primary_key(obj):
+    """The row's id: a new row has it after its INSERT, but no identity key until the flush ends."""
+    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    return key[0] if key else None
+
+
 def _audit_changes(session, flush_context):
     """after_flush: one event per created/changed/deleted audited row, same transaction."""
     events = []
@@ -188,7 +194,7 @@ def _audit_changes(session, flush_context):
                 dict(
                     action=kind,
                     object_type=type(obj).__name__,
-                    object_id=inspect(obj).identity[0] if inspect(obj).identity else None,
+                    object_id=_primary_key(obj),
                     patient_id=getattr(obj, patient_attr),
                     details={"changes": changes} if changes else None,
                 )
@@ -292,7 +298,7 @@ def verify(conn, anchors=()):
 # --------------------------------------------------------------------------- review
 
 ACTIONS = (
-    "view", "create", "update", "delete", "merge", "export", "print", "break_glass", "login",
+    "view", "download", "create", "update", "delete", "merge", "export", "print", "break_glass", "login",
     "login_failed", "logout", "lockout", "unlock", "permission_change", "user_create", "user_update",
     "user_delete", "disclosure",
 )

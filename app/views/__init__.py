@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 
 def register_views(appbuilder):
     from .patients import MyPatientsView, PatientDeskView, PatientListView
+    from .documents import PatientDocumentView  # before .audit: its chart panel comes first
     from .audit import AuditTrailView, DisclosureView
     from .providers import ProviderView
 
@@ -18,3 +19,4 @@ def register_views(appbuilder):
     appbuilder.add_view(AuditTrailView, "Audit trail", label=_l("Audit trail"), icon="fa-shield",
                         category="Compliance", category_label=_l("Compliance"), category_icon="fa-shield")
     appbuilder.add_view_no_menu(DisclosureView)
+    appbuilder.add_view_no_menu(PatientDocumentView)

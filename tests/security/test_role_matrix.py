@@ -20,6 +20,8 @@ PROVIDER_READ = PATIENT_READ
 PROVIDER_WRITE = {"Admin", "OfficeManager"}
 AUDIT = {"Admin", "Auditor"}
 DISCLOSURE = {"Admin", "FrontDesk", "OfficeManager"}
+DOCUMENT_READ = PATIENT_READ  # results only with can_read_clinical: tests/security/test_document_uploads.py
+DOCUMENT_WRITE = {"Admin", "FrontDesk", "Clinician", "OfficeManager"}
 ADMIN = {"Admin"}
 NOBODY = set()
 PUBLIC = "public"  # reachable without logging in (login, logout, static files ...)
@@ -38,6 +40,8 @@ EXPECTED = {
     "MyPatientsView.{list,show}": PATIENT_READ,
     "PatientListView." + MODELVIEW_DISABLED: NOBODY,  # patients change only through the desk screens
     "MyPatientsView." + MODELVIEW_DISABLED: NOBODY,
+    "PatientDocumentView.{index,preview,download}": DOCUMENT_READ,
+    "PatientDocumentView.{upload,withdraw}": DOCUMENT_WRITE,
     # Providers
     "ProviderView.{list,show}": PROVIDER_READ,
     "ProviderView.{add,edit,delete,action,action_post}": PROVIDER_WRITE,

@@ -151,6 +151,9 @@ class ProductionConfig(Config):
         from app.services.crypto import parse_keys
 
         field_key = os.environ.get("FIELD_ENCRYPTION_KEY", "")
+    # Patient letters: the clinic's edited copies (instance/letters) win over the shipped ones.
+    LETTER_TEMPLATE_DIRS = [os.path.join(INSTANCE_DIR, "letters"), os.path.join(BASE_DIR, "letters")]
+
         try:
             parse_keys(field_key)
             problem = "is the development key" if DEV_FIELD_KEY in [k.strip() for k in field_key.split(",")] else None

@@ -33,6 +33,7 @@ ROLE_DEFINITIONS = {
     "Clinician": {
         "Patient": [READ],
         "PatientDocument": [READ, WRITE, READ_CLINICAL],
+        "ResultsLetter": [WRITE],
         "Provider": [READ],
         "menus": ["Patients", "Find patient", "My patients", "Patient list"],
     },

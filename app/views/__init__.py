@@ -6,6 +6,7 @@ def register_views(appbuilder):
     from .patients import MyPatientsView, PatientDeskView, PatientListView
     from .documents import PatientDocumentView  # before .audit: its chart panel comes first
     from .audit import AuditTrailView, DisclosureView
+    from .letters import ResultsLetterView
     from .providers import ProviderView
 
     appbuilder.add_view(PatientDeskView, "Find patient", href="/patients/find", label=_l("Find patient"),
@@ -20,3 +21,4 @@ def register_views(appbuilder):
                         category="Compliance", category_label=_l("Compliance"), category_icon="fa-shield")
     appbuilder.add_view_no_menu(DisclosureView)
     appbuilder.add_view_no_menu(PatientDocumentView)
+    appbuilder.add_view_no_menu(ResultsLetterView)

@@ -49,6 +49,7 @@ EXPECTED = {
     # Compliance
     "AuditTrailView.index": AUDIT,
     "DisclosureView.*": DISCLOSURE,
+    "ResultsLetterView.new": {"Admin", "Clinician"},  # clinical content: not front desk or billing
     # Everyone who is logged in
     "HomeView.index": EVERYONE,
     "TwoFactorView.enroll": EVERYONE,

@@ -106,6 +106,9 @@ class Config:
     AUDIT_ANCHOR_EVERY = int(os.environ.get("AUDIT_ANCHOR_EVERY", "100"))
     AUDIT_ANCHOR_FILE = os.environ.get("AUDIT_ANCHOR_FILE")  # default: instance/audit-anchor.log
 
+    # Patient letters: the clinic's edited copies (instance/letters) win over the shipped ones.
+    LETTER_TEMPLATE_DIRS = [os.path.join(INSTANCE_DIR, "letters"), os.path.join(BASE_DIR, "letters")]
+
     # Break-glass: how long a reasoned opening of a restricted record lasts.
     BREAK_GLASS_MINUTES = int(os.environ.get("BREAK_GLASS_MINUTES", "60"))
 
@@ -151,9 +154,6 @@ class ProductionConfig(Config):
         from app.services.crypto import parse_keys
 
         field_key = os.environ.get("FIELD_ENCRYPTION_KEY", "")
-    # Patient letters: the clinic's edited copies (instance/letters) win over the shipped ones.
-    LETTER_TEMPLATE_DIRS = [os.path.join(INSTANCE_DIR, "letters"), os.path.join(BASE_DIR, "letters")]
-
         try:
             parse_keys(field_key)
             problem = "is the development key" if DEV_FIELD_KEY in [k.strip() for k in field_key.split(",")] else None

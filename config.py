@@ -20,6 +20,45 @@ def _database_url():
     return url
 
 
+# Interface languages the clinic can offer: code -> (FAB flag sprite, the language's own
+# name for the switcher). Codes are the catalog directories under translations/ and what
+# ClinicUser.locale stores; "zh" is Simplified Chinese (the code of FAB's own catalog and
+# CLDR's zh = zh_Hans_CN).
+INTERFACE_LANGUAGES = {
+    "en": ("us", "English"),
+    "es": ("es", "Español"),
+    "fr": ("fr", "Français"),
+    "pt_BR": ("br", "Português (Brasil)"),
+    "vi": ("vn", "Tiếng Việt"),
+    "zh": ("cn", "简体中文"),
+    "ar": ("sa", "العربية"),
+    "ru": ("ru", "Русский"),
+}
+
+
+def interface_languages(value=None):
+    """FAB's LANGUAGES dict for a comma-separated list of codes (CLINIC_LANGUAGES; all by default).
+
+    An unknown code stops the start: a typo must not silently drop a language.
+    """
+    if value is None:
+        value = os.environ.get("CLINIC_LANGUAGES", "")
+    by_key = {code.lower().replace("-", "_"): code for code in INTERFACE_LANGUAGES}
+    codes = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        code = by_key.get(part.lower().replace("-", "_"))
+        if code is None:
+            raise RuntimeError(f"CLINIC_LANGUAGES: unknown language {part!r}; "
+                               f"choose from {', '.join(INTERFACE_LANGUAGES)}")
+        if code not in codes:
+            codes.append(code)
+    codes = codes or list(INTERFACE_LANGUAGES)
+    return {code: {"flag": INTERFACE_LANGUAGES[code][0], "name": INTERFACE_LANGUAGES[code][1]} for code in codes}
+
+
 def _bool(name, default=False):
     value = os.environ.get(name)
     if value is None:
@@ -35,6 +74,7 @@ class Config:
     # Default country for phone numbers typed without a country code.
     CLINIC_COUNTRY = os.environ.get("CLINIC_COUNTRY", "US")
     CLINIC_DEFAULT_LANGUAGE = os.environ.get("CLINIC_DEFAULT_LANGUAGE", "en")
+    CLINIC_CURRENCY = os.environ.get("CLINIC_CURRENCY", "USD")  # ISO 4217; amounts shown by the `money` filter
     SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET)
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_TRACK_MODIFICATIONS = False
@@ -59,10 +99,15 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL")
 
     # Babel
-    BABEL_DEFAULT_LOCALE = "en"
+    # Interface languages (app/i18n.py picks one per request: the user's choice, else the
+    # browser's Accept-Language, else the default: English, or the first listed without it).
+    LANGUAGES = interface_languages()
+    BABEL_DEFAULT_LOCALE = "en" if "en" in LANGUAGES else next(iter(LANGUAGES))
     BABEL_DEFAULT_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "America/New_York")
-    BABEL_TRANSLATION_DIRECTORIES = os.path.join(BASE_DIR, "translations")
-    LANGUAGES = {"en": {"flag": "us", "name": "English"}}
+    # Absolute: Flask-Babel would resolve a relative path against app/. FAB puts its own
+    # catalogs before this one; ours are merged last, so our translations win.
+    TRANSLATIONS_DIR = os.path.join(BASE_DIR, "translations")
+    BABEL_TRANSLATION_DIRECTORIES = TRANSLATIONS_DIR
 
     # Mail (reminders, letters) — used by later capabilities.
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")

@@ -3,13 +3,13 @@ import logging
 import os
 
 from flask import Flask
-from flask_appbuilder import AppBuilder
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import CONFIGS, INSTANCE_DIR
 
 from .extensions import csrf, db, migrate
+from . import i18n
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
@@ -47,11 +47,12 @@ def create_app(config_name=None, **overrides):
     from .services import audit, patients  # noqa: F401  (register the audit and search-key listeners)
 
     with app.app_context():
-        appbuilder = AppBuilder()
+        appbuilder = i18n.ClinicAppBuilder()
         appbuilder.init_app(app, db.session)
         from .views import register_views
 
         register_views(appbuilder)
+        i18n.init_app(app)
 
     _secure_http(app)
 

@@ -174,3 +174,4 @@ def audit_anchor_command():
 from . import cli_backup  # noqa: E402,F401
 from . import cli_auth  # noqa: E402,F401
 from . import cli_letters  # noqa: E402,F401
+from . import cli_i18n  # noqa: E402,F401

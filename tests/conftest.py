@@ -159,3 +159,24 @@ ALL_ROLES = ["Admin"] + list(ROLE_DEFINITIONS)
 def pytest_configure(config):
     config.addinivalue_line("markers", "changes_roles: the test edits roles; re-sync them afterwards")
     config.addinivalue_line("markers", "browser: drives a real Chromium")
+    config.addinivalue_line("markers", "translations: the catalogs must be complete (skipped only with "
+                                       "CLINICDESK_SKIP_TRANSLATION_TESTS=1)")
+    if not hasattr(config, "workerinput"):  # once, before any xdist worker starts
+        _compile_catalogs_if_stale()
+
+
+def _compile_catalogs_if_stale():
+    """The .mo files are build output (scripts/setup compiles them); compile missing or stale ones."""
+    from app.cli_i18n import compile_catalogs, stale_catalogs
+    from config import Config
+
+    if stale_catalogs(Config.TRANSLATIONS_DIR):
+        compile_catalogs(Config.TRANSLATIONS_DIR)
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("CLINICDESK_SKIP_TRANSLATION_TESTS") == "1":
+        skip = pytest.mark.skip(reason="CLINICDESK_SKIP_TRANSLATION_TESTS=1")
+        for item in items:
+            if item.get_closest_marker("translations"):
+                item.add_marker(skip)

@@ -12,6 +12,7 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from ..documents.csvfile import to_csv
 from ..documents.pdf import render_pdf
 from ..extensions import db
+from ..i18n import closest_language
 from ..models import Patient
 from ..services import audit, dates, disclosures
 from ..services.errors import ValidationFailed
@@ -21,12 +22,25 @@ from .patients import open_patient, register_chart_section
 EXPORT_LIMIT = 50000
 
 
+# What the auditor reads for each action code (the CSV keeps the codes).
+ACTION_LABELS = {
+    "view": _l("Viewed"), "download": _l("Downloaded"), "create": _l("Created"), "update": _l("Changed"),
+    "delete": _l("Deleted"), "merge": _l("Merged"), "export": _l("Exported"), "print": _l("Printed"),
+    "break_glass": _l("Break-glass opening"), "login": _l("Signed in"), "login_failed": _l("Failed sign-in"),
+    "logout": _l("Signed out"), "lockout": _l("Account locked"), "unlock": _l("Account unlocked"),
+    "permission_change": _l("Permissions changed"), "user_create": _l("User created"),
+    "user_update": _l("User changed"), "user_delete": _l("User deleted"), "disclosure": _l("Disclosure"),
+    "session_end": _l("Session ended"), "mfa_enroll": _l("Two-step sign-in set up"),
+    "mfa_reset": _l("Two-step sign-in reset"), "report": _l("Ran a report"),
+}
+
+
 class AuditFilterForm(FlaskForm):
     mrn = StringField(_l("Patient MRN"))
     username = StringField(_l("User"))
     start = LocaleDateField(_l("From"))
     end = LocaleDateField(_l("To (inclusive)"))
-    action = SelectField(_l("Action"), choices=[("", _l("Any"))] + [(a, a) for a in audit.ACTIONS], validate_choice=False)
+    action = SelectField(_l("Action"), choices=[("", _l("Any"))] + [(a, ACTION_LABELS.get(a, a)) for a in audit.ACTIONS], validate_choice=False)
     flagged_only = BooleanField(_l("Break-glass and flagged only"))
 
 
@@ -92,7 +106,8 @@ class AuditTrailView(BaseView):
                 mrns = _mrns(events)
                 if export in ("csv", "pdf"):
                     return self._export(export, events, mrns, form, more)
-        return self.render_template("audit/index.html", form=form, events=events, more=more, mrns=mrns)
+        return self.render_template("audit/index.html", form=form, events=events, more=more, mrns=mrns,
+                                    action_labels=ACTION_LABELS)
 
     def _export(self, kind, events, mrns, form, truncated):
         audit.record(db.engine, action="export", object_type="AuditTrail",
@@ -169,8 +184,7 @@ class DisclosureView(BaseView):
         patient = open_patient(pk)
         items, since = disclosures.accounting(db.session, patient)
         audit.access(db.engine, patient_id=patient.id, action="print", object_type="DisclosureAccounting")
-        languages = current_app.config["LANGUAGES"]
-        locale = patient.preferred_language if patient.preferred_language in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+        locale = closest_language(patient.preferred_language)  # a "pt" patient reads pt_BR
         pdf = render_pdf("documents/disclosure_accounting.html", locale=locale, title=str(_l("Accounting of disclosures")),
                          patient=patient, items=items, since=since, now=datetime.now(get_timezone()))
         return Response(pdf, mimetype="application/pdf", headers={

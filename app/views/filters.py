@@ -1,16 +1,27 @@
 """Jinja filters shared by the templates."""
 from flask import current_app
-from flask_babel import format_date, get_locale
+from flask_babel import format_currency, format_date, get_locale
+from markupsafe import Markup
 
 from datetime import date
 
+from .. import i18n
 from ..services import dates, phones
 
 
 def register_template_filters(app):
     @app.template_filter("phone")
     def phone_filter(value):
-        return phones.display(value, current_app.config["CLINIC_COUNTRY"])
+        # Isolated left to right: in an Arabic line "(617) 555-0142" would read "555-0142 (617)".
+        text = phones.display(value, current_app.config["CLINIC_COUNTRY"])
+        return Markup('<bdi dir="ltr">%s</bdi>') % text if text else ""
+
+    @app.template_filter("money")
+    def money_filter(value, currency=None):
+        """An amount in the reader's locale: $1,234.50, 1 234,50 $US, US$ 1.234,50 ..."""
+        if value is None or value == "":
+            return ""
+        return format_currency(value, currency or current_app.config.get("CLINIC_CURRENCY", "USD"))
 
     @app.template_filter("date_medium")
     def date_medium(value):
@@ -18,9 +29,11 @@ def register_template_filters(app):
 
     @app.context_processor
     def locale_context():
-        locale = get_locale()
+        locale = get_locale()  # app/i18n.py select_locale(): user, session, Accept-Language, default
         return {
-            "html_lang": str(locale).replace("_", "-") if locale else "en",
-            "html_dir": getattr(locale, "text_direction", "ltr"),
+            "html_lang": i18n.html_lang(locale),
+            "html_dir": i18n.html_dir(locale),
+            "current_language": str(locale) if locale else current_app.config["BABEL_DEFAULT_LOCALE"],
+            "language_menu": i18n.language_menu,
             "date_example": dates.format_input(date(1987, 12, 31), locale or "en"),
         }

@@ -318,7 +318,11 @@ class PatientListView(ModelView):
         "sex": _l("Sex"),
         "status": _l("Status"),
     }
-    formatters_columns = {"birth_date": lambda d: format_date(d, "medium") if d else ""}
+    formatters_columns = {
+        "birth_date": lambda d: format_date(d, "medium") if d else "",
+        "sex": lambda code: SEX_LABELS.get(code, code),
+        "status": lambda code: STATUS_LABELS.get(code, code),
+    }
     page_size = 25
 
     @expose("/show/<pk>")

@@ -22,6 +22,9 @@ class ProviderView(ModelView):
     }
     base_permissions = ["can_read", "can_write"]
     list_title = _l("Providers")
+    add_title = _l("Add provider")
+    edit_title = _l("Edit provider")
+    show_title = _l("Provider")
     list_columns = ["family_name", "given_name", "credentials", "npi", "specialty", "active"]
     search_columns = ["family_name", "given_name", "npi", "specialty", "active"]
     add_columns = edit_columns = ["given_name", "family_name", "credentials", "npi", "specialty", "active", "user"]

@@ -39,16 +39,18 @@ def sample_patients(n, rng):
 
 
 def queries(patients):
-    out = {"full name": [], "type-ahead (3 letters)": [], "family + given prefix": [], "MRN": [],
-           "birth date": [], "phone": []}
+    out = {"full name": [], "type-ahead, every keystroke of 'family given'": [], "type-ahead (3 letters)": [],
+           "given (2) + family (4) prefixes": [], "MRN": [], "birth date": [], "phone": []}
     for p in patients:
-        out["full name"].append(f"{p.family_name} {p.given_name}")
-        out["type-ahead (3 letters)"].append(p.family_name[:3])
-        out["family + given prefix"].append(f"{p.given_name[:2]} {p.family_name[:4]}")
-        out["MRN"].append(p.mrn)
-        out["birth date"].append(f"{p.birth_date.month}/{p.birth_date.day}/{p.birth_date.year}")
+        typed = f"{p.family_name} {p.given_name}"
+        out["type-ahead, every keystroke of 'family given'"].extend((typed[:n], p.mrn) for n in range(2, len(typed) + 1))
+        out["full name"].append((typed, p.mrn))
+        out["type-ahead (3 letters)"].append((p.family_name[:3], p.mrn))
+        out["given (2) + family (4) prefixes"].append((f"{p.given_name[:2]} {p.family_name[:4]}", p.mrn))
+        out["MRN"].append((p.mrn, p.mrn))
+        out["birth date"].append((f"{p.birth_date.month}/{p.birth_date.day}/{p.birth_date.year}", p.mrn))
         if p.phone_mobile or p.phone_home:
-            out["phone"].append(phones.display(p.phone_mobile or p.phone_home, "US"))
+            out["phone"].append((phones.display(p.phone_mobile or p.phone_home, "US"), p.mrn))
     return out
 
 
@@ -100,19 +102,21 @@ def main():
         return r.get_json()
 
     # Warm caches (both kinds) before measuring.
-    for q in qs["full name"][:5]:
+    for q, _ in qs["full name"][:5]:
         search(q)
     results = {"database": app.config["SQLALCHEMY_DATABASE_URI"].split("://")[0], "patients": total, "one_box": {}, "fab_modelview": {}}
     found_self = 0
     for kind, items in qs.items():
         samples = []
-        for q in items:
+        for q, mrn in items:
             t0 = time.perf_counter()
             data = search(q)
             samples.append((time.perf_counter() - t0) * 1000)
-            if kind in ("full name", "MRN") and data["results"]:
+            if kind in ("full name", "MRN") and any(r["mrn"] == mrn for r in data["results"]):
                 found_self += 1
         results["one_box"][kind] = summary(samples)
+    # A patient is "found" when in the first page; misses are people sharing their exact
+    # name with more patients than a page shows (their MRN or birth date finds them).
     results["one_box_found_rate"] = round(found_self / (2 * len(patients)), 3)
 
     def fab_list(arg, value):

@@ -15,8 +15,10 @@ from .dates import NUMERIC_DATE, parse_input
 from .text import TERM_MAX, prefix_upper_bound, tokens
 
 PHONE_CHARS = re.compile(r"^[\d\s()+.\-/]+$")
-# Counting how often a term occurs stops here: enough to pick the rarest term.
-COUNT_CAP = 2000
+# Several name parts: read at most ID_CAP ids per part; once PROBE_MAX candidates or
+# fewer are left, check the remaining parts per candidate instead of reading them.
+ID_CAP = 10000
+PROBE_MAX = 300
 
 
 @dataclass
@@ -73,10 +75,83 @@ def _has_term(prefix):
     return exists().where(t.c.patient_id == Patient.id, _term_range(t.c.term, prefix))
 
 
-def _count_capped(session, prefix, cap):
+def _walk_term(session, driver, others, limit, filters):
+    """Patients with a term starting with `driver` (and every prefix in `others`), in index
+    order: the walk stops as soon as enough patients are found."""
     t = PatientSearchTerm.__table__
-    inner = select(t.c.patient_id).where(_term_range(t.c.term, prefix)).limit(cap).subquery()
-    return session.execute(select(func.count()).select_from(inner)).scalar_one()
+    stmt = select(Patient).join(t, t.c.patient_id == Patient.id).where(_term_range(t.c.term, driver), *filters)
+    for term in others:
+        stmt = stmt.where(_has_term(term))
+    stmt = stmt.order_by(t.c.term, t.c.patient_id).limit(3 * (limit + 1))  # a patient may match twice
+    rows, seen = [], set()
+    for p in session.scalars(stmt):
+        if p.id not in seen:
+            seen.add(p.id)
+            rows.append(p)
+    return rows
+
+
+def _ids_for(session, prefix):
+    """{patient id: whole-word match?} for terms starting with `prefix` (at most ID_CAP + 1)."""
+    t = PatientSearchTerm.__table__
+    rows = session.execute(select(t.c.patient_id, t.c.term).where(_term_range(t.c.term, prefix)).limit(ID_CAP + 1)).all()
+    ids = {}
+    for pid, term in rows:
+        ids[pid] = ids.get(pid, False) or term == prefix
+    return ids, len(rows) > ID_CAP
+
+
+def _keep_with_term(session, candidates, prefix):
+    """The candidates that also have a term starting with `prefix` (primary-key probes),
+    with their whole-word scores raised where the word matches whole."""
+    t = PatientSearchTerm.__table__
+    kept, ordered = {}, sorted(candidates)
+    for i in range(0, len(ordered), 900):
+        rows = session.execute(select(t.c.patient_id, t.c.term).where(
+            t.c.patient_id.in_(ordered[i:i + 900]), _term_range(t.c.term, prefix)))
+        for pid, term in rows:
+            kept[pid] = max(kept.get(pid, candidates[pid]), candidates[pid] + (term == prefix))
+    return kept
+
+
+def _match_all_terms(session, terms, limit, filters):
+    """Patients matching every name prefix, whole-word matches first.
+
+    The terms' id sets are read from the index and intersected (longest term first: it
+    is usually the rarest); once few candidates are left the other terms are checked per
+    candidate. Terms too common to read whole are checked last; if every term is that
+    common, or many candidates would need checking, matches are dense and walking one
+    term's index finds enough of them quickly.
+    """
+    candidates, too_common, smallest = None, [], None
+    for term in terms:
+        if candidates is not None and len(candidates) <= PROBE_MAX:
+            candidates = _keep_with_term(session, candidates, term)
+            continue
+        ids, truncated = _ids_for(session, term)
+        if truncated:
+            too_common.append(term)
+            continue
+        if smallest is None or len(ids) < smallest[1]:
+            smallest = (term, len(ids))
+        if candidates is None:
+            candidates = {pid: int(exact) for pid, exact in ids.items()}
+        else:
+            candidates = {pid: score + ids[pid] for pid, score in candidates.items() if pid in ids}
+    if candidates is None:
+        return _walk_term(session, terms[0], terms[1:], limit, filters)
+    if too_common and len(candidates) > PROBE_MAX * 4:
+        driver = smallest[0]
+        return _walk_term(session, driver, [t for t in terms if t != driver], limit, filters)
+    for term in too_common:
+        if candidates:
+            candidates = _keep_with_term(session, candidates, term)
+    chosen = sorted(candidates, key=lambda pid: (-candidates[pid], pid))[: limit + 1]
+    if not chosen:
+        return []
+    rank = {pid: i for i, pid in enumerate(chosen)}
+    rows = session.scalars(select(Patient).where(Patient.id.in_(chosen), *filters)).all()
+    return sorted(rows, key=lambda p: rank[p.id])
 
 
 def search(session, text, *, locale="en", region="US", limit=20, include_merged=True):
@@ -102,29 +177,10 @@ def search(session, text, *, locale="en", region="US", limit=20, include_merged=
         for term in q.names:
             stmt = stmt.where(_has_term(term))
         rows = session.scalars(stmt.order_by(Patient.family_name, Patient.given_name, Patient.id).limit(limit + 1)).all()
+    elif len(set(q.names)) > 1:
+        rows = _match_all_terms(session, sorted(set(q.names), key=lambda t: (-len(t), t)), limit, filters)
     elif q.names:
-        # Drive the index walk from the rarest term (by a capped count); the other
-        # terms are probed per candidate through the (patient_id, term) key. The walk
-        # follows index order and stops as soon as `limit` patients are found.
-        terms = sorted(set(q.names), key=lambda t: (-len(t), t))
-        if len(terms) > 1:
-            terms.sort(key=lambda t: _count_capped(session, t, COUNT_CAP))
-        driver, others = terms[0], terms[1:]
-        t = PatientSearchTerm.__table__
-        stmt = (
-            select(Patient)
-            .join(t, t.c.patient_id == Patient.id)
-            .where(_term_range(t.c.term, driver), *filters)
-        )
-        for term in others:
-            stmt = stmt.where(_has_term(term))
-        stmt = stmt.order_by(t.c.term, t.c.patient_id).limit(3 * (limit + 1))
-        rows = []
-        seen = set()
-        for p in session.scalars(stmt):
-            if p.id not in seen:
-                seen.add(p.id)
-                rows.append(p)
+        rows = _walk_term(session, q.names[0], [], limit, filters)
     else:
         rows = []
 

@@ -59,7 +59,8 @@ def _form_to_data(form, locale):
         data[name] = (languages.parse(raw, locale) or raw) if raw else None
     data["gender_identity"] = form.gender_identity.data or None
     provider = form.primary_provider_id.data
-    data["primary_provider_id"] = int(provider) if provider and provider.isdigit() else None
+    # A value that is no provider id (a tampered form) is passed as -1: the service refuses it.
+    data["primary_provider_id"] = (int(provider) if provider.isdigit() else -1) if provider else None
     mrn = (form.guarantor_mrn.data or "").strip()
     data["guarantor_patient_id"] = None
     if mrn:

@@ -160,6 +160,12 @@ class Config:
     # Patient search
     PATIENT_SEARCH_LIMIT = 20
 
+    # Reports (app/reports/, definitions in reports/): longest query, and rows per output.
+    REPORT_TIMEOUT_SECONDS = int(os.environ.get("REPORT_TIMEOUT_SECONDS", "30"))
+    REPORT_HTML_ROWS = int(os.environ.get("REPORT_HTML_ROWS", "2000"))
+    REPORT_PDF_ROWS = int(os.environ.get("REPORT_PDF_ROWS", "1000"))  # WeasyPrint: ~0.1 s a page
+    REPORT_CSV_ROWS = int(os.environ.get("REPORT_CSV_ROWS", "50000"))
+
     # Backups (HIPAA 164.308(a)(7)): `flask clinic backup` / `flask clinic restore`.
     # Outside production a fixed development key stands in when none is set.
     BACKUP_DIR = os.environ.get("BACKUP_DIR", os.path.join(INSTANCE_DIR, "backups"))

@@ -60,9 +60,20 @@ COMMON = [
 ]
 
 
+def role_definition(role_name):
+    """ROLE_DEFINITIONS[role_name] plus what the report definitions (reports/*.py) grant it:
+    can_run on Report:<name> for each report naming the role, and the Reports menu."""
+    from .reports.definitions import report_grants
+
+    spec = {key: list(perms) for key, perms in ROLE_DEFINITIONS[role_name].items()}
+    for key, perms in report_grants().get(role_name, {}).items():
+        spec[key] = spec.get(key, []) + [p for p in perms if p not in spec.get(key, [])]
+    return spec
+
+
 def role_permissions(role_name):
     """Set of (permission, view_menu) pairs that `role_name` holds by definition."""
-    spec = ROLE_DEFINITIONS[role_name]
+    spec = role_definition(role_name)
     pairs = set(COMMON)
     for view_menu, perms in spec.items():
         if view_menu == "menus":
@@ -75,12 +86,13 @@ def role_permissions(role_name):
 def permission_matrix_markdown():
     """The role x resource x permission matrix as a Markdown table (README, `flask clinic roles-matrix`)."""
     roles = list(ROLE_DEFINITIONS)
-    resources = sorted({r for spec in ROLE_DEFINITIONS.values() for r in spec if r != "menus"})
+    specs = {role: role_definition(role) for role in roles}
+    resources = sorted({r for spec in specs.values() for r in spec if r != "menus"})
     lines = ["| resource | Admin | " + " | ".join(roles) + " |", "|---|---|" + "---|" * len(roles)]
     for resource in resources:
         cells = []
         for role in roles:
-            perms = ROLE_DEFINITIONS[role].get(resource, [])
+            perms = specs[role].get(resource, [])
             cells.append(", ".join(p.replace("can_", "") for p in perms) or "—")
         lines.append(f"| {resource} | all | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -118,24 +118,30 @@ def _shrink(path):
     small.save(path, optimize=True)
 
 
+def local_context(browser, base_url, foreign, timeout=15_000):
+    """A fresh browser profile that may load only from 127.0.0.1 (other hosts go into `foreign`)."""
+    ctx = browser.new_context(base_url=base_url, locale="en-US", timezone_id="America/New_York",
+                              viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(timeout)
+
+    def only_local(route):
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            foreign.append(route.request.url)
+            route.abort()
+
+    ctx.route("**/*", only_local)
+    return ctx
+
+
 def take_screenshots(base_url, patient_id, out):
     from playwright.sync_api import sync_playwright
 
     foreign = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        ctx = browser.new_context(base_url=base_url, locale="en-US", timezone_id="America/New_York",
-                                  viewport={"width": 1280, "height": 800})
-        ctx.set_default_timeout(15_000)
-
-        def only_local(route):
-            if urlsplit(route.request.url).hostname == "127.0.0.1":
-                route.continue_()
-            else:
-                foreign.append(route.request.url)
-                route.abort()
-
-        ctx.route("**/*", only_local)
+        ctx = local_context(browser, base_url, foreign)
         page = ctx.new_page()
 
         page.goto("/login/")

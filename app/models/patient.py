@@ -110,6 +110,9 @@ class Patient(AuditMixin, Model):
         # Typo-tolerant name search on PostgreSQL (pg_trgm); SQLite has no such index.
         only_on("postgresql", Index("ix_patient_name_trgm", "name_search", postgresql_using="gin",
                                     postgresql_ops={"name_search": "gin_trgm_ops"})),
+        # Home-page counts of recent registrations and the duplicate probe (reports, home cards).
+        Index("ix_patient_created_on", "created_on"),
+        Index("ix_patient_birth_name", "birth_date", "name_search"),
         CheckConstraint("status IN ('active','inactive','deceased','merged')", name="ck_patient_status"),
         CheckConstraint("sex IN ('female','male','other','unknown')", name="ck_patient_sex"),
         CheckConstraint("status <> 'merged' OR merged_into_id IS NOT NULL", name="ck_patient_merged_link"),

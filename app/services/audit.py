@@ -300,7 +300,7 @@ def verify(conn, anchors=()):
 ACTIONS = (
     "view", "download", "create", "update", "delete", "merge", "export", "print", "break_glass", "login",
     "login_failed", "logout", "lockout", "unlock", "permission_change", "user_create", "user_update",
-    "user_delete", "disclosure",
+    "user_delete", "disclosure", "report",
 )
 
 

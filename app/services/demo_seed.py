@@ -533,8 +533,10 @@ def seed_patients(session, count, *, seed=DEFAULT_SEED, batch_size=BATCH_SIZE, p
         for rows, row_terms, duplicates in batches:
             n = len(rows)
             now = utcnow()
-            for row, mrn in zip(rows, reserve_mrns(session, n)):
-                row.update(mrn=mrn, version=1, created_on=now, changed_on=now, created_by_fk=None, changed_by_fk=None)
+            for i, (row, mrn) in enumerate(zip(rows, reserve_mrns(session, n))):
+                registered = registration_time(now, done + i, count)
+                row.update(mrn=mrn, version=1, created_on=registered, changed_on=registered, created_by_fk=None,
+                           changed_by_fk=None)
             if sequence is not None:
                 ids = session.scalars(
                     text("SELECT nextval(:seq) FROM generate_series(1, :n) ORDER BY 1"), {"seq": sequence, "n": n}
@@ -564,6 +566,16 @@ def seed_patients(session, count, *, seed=DEFAULT_SEED, batch_size=BATCH_SIZE, p
         "parallel": parallel,
         "seconds": time.perf_counter() - started,
     }
+
+
+REGISTRATION_DAYS = 3 * 365  # demo patients registered over the last three years, so reports have a history
+
+
+def registration_time(now, index, count):
+    """When the index-th of `count` demo patients registered: evenly over REGISTRATION_DAYS, in
+    MRN order, the last ones today (so the home page's counts for today are not all zero)."""
+    days_ago = (count - 1 - index) * REGISTRATION_DAYS // max(count, 1)
+    return now - timedelta(days=days_ago)
 
 
 def _is_postgresql(session):

@@ -22,3 +22,6 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(DisclosureView)
     appbuilder.add_view_no_menu(PatientDocumentView)
     appbuilder.add_view_no_menu(ResultsLetterView)
+    from .reports import register_report_views
+
+    register_report_views(appbuilder)

@@ -23,6 +23,7 @@ DISCLOSURE = {"Admin", "FrontDesk", "OfficeManager"}
 DOCUMENT_READ = PATIENT_READ  # results only with can_read_clinical: tests/security/test_document_uploads.py
 DOCUMENT_WRITE = {"Admin", "FrontDesk", "Clinician", "OfficeManager"}
 ADMIN = {"Admin"}
+REPORTS = {"Admin", "FrontDesk", "Billing", "Clinician", "OfficeManager"}  # per report: test_report_permissions.py
 NOBODY = set()
 PUBLIC = "public"  # reachable without logging in (login, logout, static files ...)
 
@@ -50,6 +51,8 @@ EXPECTED = {
     "AuditTrailView.index": AUDIT,
     "DisclosureView.*": DISCLOSURE,
     "ResultsLetterView.new": {"Admin", "Clinician"},  # clinical content: not front desk or billing
+    # Reports (the menu and a report's page; running one needs can_run on Report:<name>)
+    "ReportsView.{index,run}": REPORTS,
     # Everyone who is logged in
     "HomeView.index": EVERYONE,
     "TwoFactorView.enroll": EVERYONE,

@@ -66,7 +66,7 @@ def _write(path, catalog):
 
 
 def extract(directory):
-    """Write <directory>/messages.pot from app/ and FAB's package; return (ours, fab's, total) counts."""
+    """Write <directory>/messages.pot from app/, reports/ and FAB's package; return (ours, fab's, total) counts."""
     cfg = os.path.join(directory, "babel.cfg")
     keywords = [arg for k in KEYWORDS for arg in ("-k", k)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,7 +74,8 @@ def extract(directory):
         common = ["-F", cfg, *keywords, "--add-comments=Translators:", "--sort-by-file",
                   "--project=ClinicDesk", "--copyright-holder=ClinicDesk", "--width=100"]
         # Each pass runs beside its tree, so locations read app/... and flask_appbuilder/...
-        pybabel("extract", *common, "-o", ours_pot, "app", cwd=PROJECT_DIR)
+        # reports/ holds the report definitions (titles, parameter and column labels).
+        pybabel("extract", *common, "-o", ours_pot, "app", "reports", cwd=PROJECT_DIR)
         pybabel("extract", *common, "-o", fab_pot, "flask_appbuilder", cwd=os.path.dirname(fab_dir()))
         catalog, fab = _read(ours_pot), _read(fab_pot)
     ours = sum(1 for m in catalog if m.id)

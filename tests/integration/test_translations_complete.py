@@ -99,6 +99,8 @@ def test_pages_show_no_english_text_that_the_catalog_translates(client, auth, co
     """Every visible text equal to a msgid must appear translated: an English string on a
     page in another language is either untranslated in the catalog or not marked in code."""
     catalog = {m.id: m.string for m in read_catalog(code) if m.id and isinstance(m.id, str)}
+    # A text that is itself a translation here is not English left behind (pt_BR "Login").
+    translations = {m.string for m in read_catalog(code) if isinstance(m.string, str)}
     user = make_user("Admin", username=f"translator-{code}".replace("_", ""))
     user.locale = code
     db.session.commit()
@@ -113,10 +115,10 @@ def test_pages_show_no_english_text_that_the_catalog_translates(client, auth, co
         resp = client.get(url)
         assert resp.status_code == 200, url
         for text in visible_texts(resp.get_data(as_text=True)):
-            if text in catalog and catalog[text] != text:
+            if text in catalog and catalog[text] != text and text not in translations:
                 untranslated.setdefault(name, []).append(text)
     resp = client.post("/audit/", data={"csrf_token": auth.token, "format": "html"})
     for text in visible_texts(resp.get_data(as_text=True)):
-        if text in catalog and catalog[text] != text:
+        if text in catalog and catalog[text] != text and text not in translations:
             untranslated.setdefault("audit trail results", []).append(text)
     assert untranslated == {}, f"{code}: English text on the page: {untranslated}"

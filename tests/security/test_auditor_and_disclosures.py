@@ -72,7 +72,7 @@ def test_disclosure_recorded_listed_and_printed_for_six_years(client, login_as, 
     text = pdf_text(pdf.data, tmp_path)
     assert "Springfield Insurance Co." in text and "Visit notes March 2026" in text and patient.mrn in text
     assert "Ancient Lawyer" not in text
-    assert "Page 1 / 1" in text
+    assert "Trang 1 / 1" in text  # page numbers too: the accounting is in the patient's language
     actions = {e.action for e in db.session.query(AuditEvent).filter_by(patient_id=patient.id)}
     assert {"create", "view", "print"} <= actions
 

@@ -35,3 +35,27 @@ def reset_2fa_command(username):
         click.echo(f"Two-step sign-in reset for {username}.")
     else:
         click.echo(f"{username} had no two-step sign-in.")
+
+
+@clinic_cli.command("set-password")
+@click.argument("username")
+@click.option("--generate", is_flag=True, help="Generate a random password and print it once.")
+@with_appcontext
+def set_password_command(username, generate):
+    """Set USERNAME's password under the password policy; their other sessions end."""
+    import secrets
+
+    from .services.auth import WeakPasswordError
+
+    sm = current_app.appbuilder.sm
+    user = _user_or_fail(username)
+    if generate:
+        password = secrets.token_urlsafe(15)
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        sm.check_new_password(password, username=username)
+    except WeakPasswordError as exc:
+        raise click.ClickException(f"password refused: {exc.message}") from None
+    sm.reset_password(user.id, password)
+    click.echo(f"Password of {username} changed." + (f" New password: {password}" if generate else ""))

@@ -452,3 +452,15 @@ def test_pages_of_a_signed_in_user_carry_the_idle_warning_script(client, login_a
     login_as("FrontDesk")
     page = client.get("/patients/find").get_data(as_text=True)
     assert re.search(r'src="/static/js/idle_logout.js"[^>]*data-idle-minutes="15"', page)
+
+
+def test_set_password_command_applies_the_policy(app, runner):
+    from tests.conftest import make_user
+
+    make_user("FrontDesk", username="desk9")
+    weak = runner.invoke(args=["clinic", "set-password", "desk9"], input="password123\npassword123\n")
+    assert weak.exit_code != 0 and "password refused" in weak.output
+    good = runner.invoke(args=["clinic", "set-password", "desk9", "--generate"])
+    assert good.exit_code == 0 and "New password:" in good.output
+    new = good.output.rsplit("New password: ", 1)[1].strip()
+    assert app.appbuilder.sm.auth_user_db("desk9", new) is not None

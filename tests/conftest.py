@@ -5,6 +5,7 @@ names a server database, and each xdist worker gets its own throwaway database t
 """
 import os
 import re
+from contextlib import contextmanager
 
 import pytest
 from flask import current_app
@@ -71,9 +72,10 @@ def _app_context_and_cleanup(request, app):
             db.session.commit()
 
 
-def wipe_database():
-    """Delete every row except roles and permissions; the append-only audit triggers are
-    lifted for the wipe only (tests own their throwaway database)."""
+@contextmanager
+def audit_triggers_lifted():
+    """A transaction in which the append-only audit triggers do not fire (what someone with
+    database access could do; tests own their throwaway database)."""
     with db.engine.begin() as conn:
         dialect = conn.dialect.name
         if dialect == "postgresql":
@@ -81,13 +83,19 @@ def wipe_database():
         else:
             for ddl in DROP_APPEND_ONLY_DDL[dialect]:
                 conn.exec_driver_sql(ddl)
+        yield conn
+        if dialect != "postgresql":
+            for ddl in APPEND_ONLY_DDL[dialect]:
+                conn.exec_driver_sql(ddl)
+
+
+def wipe_database():
+    """Delete every row except roles and permissions."""
+    with audit_triggers_lifted() as conn:
         for table in reversed(Model.metadata.sorted_tables):
             if table.name not in KEEP_TABLES:
                 conn.execute(table.delete())
         conn.execute(AuditChain.__table__.update().values(seq=0, head_hash=GENESIS_HASH))
-        if dialect != "postgresql":
-            for ddl in APPEND_ONLY_DDL[dialect]:
-                conn.exec_driver_sql(ddl)
 
 
 @pytest.fixture

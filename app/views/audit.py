@@ -17,7 +17,7 @@ from ..models import Patient
 from ..services import audit, dates, disclosures
 from ..services.errors import ValidationFailed
 from .forms import LocaleDateField
-from .patients import open_patient, register_chart_section
+from .patients import apply_problems, open_patient, register_chart_section
 
 EXPORT_LIMIT = 50000
 
@@ -167,11 +167,7 @@ class DisclosureView(BaseView):
                     )
                 except ValidationFailed as exc:
                     db.session.rollback()
-                    for field, message in exc.problems:
-                        if field in form._fields:
-                            form[field].errors = list(form[field].errors) + [message]
-                        else:
-                            flash(str(message), "danger")
+                    apply_problems(form, exc.problems)
                 else:
                     flash(str(_l("Disclosure recorded.")), "success")
                     return redirect(url_for("PatientDeskView.chart", pk=patient.id) + "#chart-disclosures")

@@ -16,7 +16,7 @@ from ..services import audit, dates
 from ..services import documents as document_service
 from ..services.errors import DomainError, ValidationFailed
 from .forms import LocaleDateField
-from .patients import _apply_problems, open_patient, register_chart_section
+from .patients import apply_problems, open_patient, register_chart_section
 
 KIND_LABELS = {
     "referral": _l("Referral"),
@@ -122,7 +122,7 @@ class PatientDocumentView(BaseView):
                 )
             except DomainError as exc:  # ValidationFailed names its fields; storage errors do not
                 db.session.rollback()
-                _apply_problems(form, getattr(exc, "problems", ()))
+                apply_problems(form, getattr(exc, "problems", ()))
                 flash(str(exc.message), "danger")
             else:
                 if document_service.may_open(document, clinical=may_read_clinical()):
@@ -187,7 +187,7 @@ class PatientDocumentView(BaseView):
                                           clinical=may_read_clinical(), user_id=g.user.id)
             except ValidationFailed as exc:
                 db.session.rollback()
-                _apply_problems(form, exc.problems)
+                apply_problems(form, exc.problems)
             except DomainError as exc:
                 db.session.rollback()
                 abort(exc.status_code, description=str(exc.message))

@@ -69,7 +69,8 @@ def _form_to_data(form, locale):
     return data
 
 
-def _apply_problems(form, problems):
+def apply_problems(form, problems):
+    """Put a ValidationFailed's problems on the form's fields (or flash them)."""
     for field, message in problems:
         field = {"guarantor_patient_id": "guarantor_mrn"}.get(field, field)
         if field in form._fields:
@@ -165,7 +166,7 @@ class PatientDeskView(BaseView):
                 )
             except ValidationFailed as exc:
                 db.session.rollback()
-                _apply_problems(form, exc.problems)
+                apply_problems(form, exc.problems)
                 flash(str(exc.message), "danger")
             except patient_service.PossibleDuplicate as exc:
                 db.session.rollback()
@@ -204,7 +205,7 @@ class PatientDeskView(BaseView):
                 )
             except ValidationFailed as exc:
                 db.session.rollback()
-                _apply_problems(form, exc.problems)
+                apply_problems(form, exc.problems)
                 flash(str(exc.message), "danger")
             except DomainError as exc:
                 db.session.rollback()
@@ -267,7 +268,7 @@ class PatientDeskView(BaseView):
                     minutes=current_app.config["BREAK_GLASS_MINUTES"],
                 )
             except ValidationFailed as exc:
-                _apply_problems(form, exc.problems)
+                apply_problems(form, exc.problems)
             else:
                 return redirect(target)
         return self.render_template("patients/break_glass.html", form=form, patient=patient)

@@ -6,9 +6,9 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent, Patient
-from app.models.audit import APPEND_ONLY_DDL, DROP_APPEND_ONLY_DDL
 from app.services import audit
 from app.services import patients as patient_service
+from tests.conftest import audit_triggers_lifted
 from tests.factories import PatientFactory
 
 
@@ -24,17 +24,8 @@ def verify():
 
 def tamper(sql, **params):
     """What an attacker with database access does: lift the triggers and edit rows."""
-    with db.engine.begin() as conn:
-        dialect = conn.dialect.name
-        if dialect == "postgresql":
-            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        else:
-            for ddl in DROP_APPEND_ONLY_DDL[dialect]:
-                conn.exec_driver_sql(ddl)
+    with audit_triggers_lifted() as conn:
         conn.execute(sa.text(sql), params)
-        if dialect != "postgresql":
-            for ddl in APPEND_ONLY_DDL[dialect]:
-                conn.exec_driver_sql(ddl)
 
 
 def test_opening_a_chart_is_recorded_with_user_and_path_but_no_query(client, login_as):

@@ -15,7 +15,8 @@ import time
 import traceback
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dtime
 from queue import Empty
 
 import phonenumbers
@@ -368,8 +369,11 @@ class PatientMaker:
         row["consent_voicemail"] = bool(row["phone_mobile"] or row["phone_home"]) and self.chance(0.7)
         row["consent_sms"] = bool(row["phone_mobile"]) and self.chance(0.65)
         row["consent_email"] = bool(row["email"]) and self.chance(0.8)
+        # Registered on this day (seed_patients stamps created_on the same way); the HIPAA
+        # notice is acknowledged at or soon after registration, death comes after it.
+        registered = max(birth, self.today - timedelta(days=registration_days_ago(index, self.total)))
         if self.chance(0.92):
-            row["hipaa_notice_ack_date"] = max(birth, self.today - timedelta(days=r.randint(0, 3650)))
+            row["hipaa_notice_ack_date"] = min(self.today, registered + timedelta(days=r.choice((0, 0, 0, 1, 7, 14))))
 
         if minor:
             mother = self.chance(0.6)
@@ -413,9 +417,10 @@ class PatientMaker:
                         guarantor_phone=row["emergency_contact_phone"], guarantor_language=lang,
                     )
 
-        if age >= 50 and self.chance(0.012 + 0.0008 * (age - 50)):
+        since_registration = (self.today - registered).days
+        if age >= 50 and since_registration >= 30 and self.chance(0.012 + 0.0008 * (age - 50)):
             row["status"] = "deceased"
-            row["deceased_date"] = self.today - timedelta(days=r.randint(1, min(3650, (self.today - birth).days)))
+            row["deceased_date"] = self.today - timedelta(days=r.randint(0, since_registration - 1))
         elif self.chance(0.04):
             row["status"] = "inactive"  # moved away, left the practice
 
@@ -534,7 +539,9 @@ def seed_patients(session, count, *, seed=DEFAULT_SEED, batch_size=BATCH_SIZE, p
             n = len(rows)
             now = utcnow()
             for i, (row, mrn) in enumerate(zip(rows, reserve_mrns(session, n))):
-                registered = registration_time(now, done + i, count)
+                # Nobody registers before being born (babies seeded as registered years ago).
+                born = datetime.combine(row["birth_date"], dtime(12), tzinfo=timezone.utc)
+                registered = min(now, max(registration_time(now, done + i, count), born))
                 row.update(mrn=mrn, version=1, created_on=registered, changed_on=registered, created_by_fk=None,
                            changed_by_fk=None)
             if sequence is not None:
@@ -574,8 +581,11 @@ REGISTRATION_DAYS = 3 * 365  # demo patients registered over the last three year
 def registration_time(now, index, count):
     """When the index-th of `count` demo patients registered: evenly over REGISTRATION_DAYS, in
     MRN order, the last ones today (so the home page's counts for today are not all zero)."""
-    days_ago = (count - 1 - index) * REGISTRATION_DAYS // max(count, 1)
-    return now - timedelta(days=days_ago)
+    return now - timedelta(days=registration_days_ago(index, count))
+
+
+def registration_days_ago(index, count):
+    return (count - 1 - index) * REGISTRATION_DAYS // max(count, 1)
 
 
 def _is_postgresql(session):

@@ -2,7 +2,7 @@
 import json
 import re
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from flask import current_app
@@ -70,6 +70,10 @@ def test_every_seeded_patient_passes_the_registry_rules(seeded):
             assert cleaned[field] == fields[field], (p, field)  # stored already normalised (E.164)
         if age_on(p.birth_date, today) < 18:
             assert p.guardian_name and p.guardian_phone
+        registered = p.created_on.date() + timedelta(days=1)  # a day's slack: UTC stamp vs local date
+        assert registered >= p.birth_date
+        assert p.hipaa_notice_ack_date is None or p.hipaa_notice_ack_date + timedelta(days=2) >= registered
+        assert p.deceased_date is None or p.deceased_date + timedelta(days=2) >= registered
         if p.preferred_language == "en":
             assert not p.interpreter_needed
         if p.email:

@@ -192,11 +192,24 @@ def age_on(birth, day):
 
 # --------------------------------------------------------------------------- search keys
 
+def written_without_spaces(text):
+    """Whether text is in a script that writes a full name without spaces (Han, kana, Hangul)."""
+    return any(
+        "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af"
+        or "\uf900" <= ch <= "\ufaff" for ch in text
+    )
+
+
 def search_terms_for(patient_fields):
     """Folded name tokens and phone keys that find this patient (shared with bulk seeding)."""
     terms = set()
     for field in ("family_name", "given_name", "middle_name", "preferred_name"):
         terms.update(tokens(patient_fields.get(field)))
+    family, given = patient_fields.get("family_name") or "", patient_fields.get("given_name") or ""
+    if written_without_spaces(family + given):
+        # Chinese, Japanese and Korean names are written family-then-given with no space
+        # (赵玉华): index the whole name too, so typing it as written finds the patient.
+        terms.update(tokens(family.replace(" ", "") + given.replace(" ", "")))
     for field in PHONE_FIELDS:
         key = phones.search_key(patient_fields.get(field))
         if key:

@@ -37,6 +37,7 @@ def names(found):
         ("Nguyễn", {"Văn An"}),
         ("иван", {"Иван"}),
         ("王", {"伟"}),
+        ("王伟", {"伟"}),  # a Chinese name as it is written: family then given, no space
         ("jos", {"José", "Josefa", "Joseph"}),
         ("garcia 3/4/1980", {"José"}),
         ("3/4/1980", {"José", "Joseph"}),

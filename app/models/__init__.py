@@ -7,6 +7,15 @@ from .counter import Counter  # noqa: F401
 from .document import PatientDocument  # noqa: F401
 from .patient import Patient, PatientSearchTerm  # noqa: F401
 from .provider import Provider  # noqa: F401
+from .scheduling import (  # noqa: F401
+    Appointment,
+    AppointmentStatusChange,
+    AppointmentType,
+    Location,
+    ProviderException,
+    ProviderHours,
+    Room,
+)
 from .user import ClinicUser  # noqa: F401
 
 metadata = Model.metadata

@@ -17,6 +17,10 @@ class Provider(AuditMixin, Model):
     active = Column(Boolean, nullable=False, default=True)
     user_id = Column(Integer, ForeignKey("ab_user.id"), unique=True)
     user = relationship("User", foreign_keys=[user_id])
+    # Scheduling: the provider's colour on the calendar and usual location.
+    colour = Column(String(7))
+    default_location_id = Column(Integer, ForeignKey("location.id", name="fk_provider_default_location"))
+    default_location = relationship("Location", foreign_keys=[default_location_id])
 
     @property
     def display_name(self):

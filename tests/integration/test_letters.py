@@ -133,3 +133,21 @@ def test_front_desk_and_billing_cannot_print_results_letters(client, login_as, a
     patient = PatientFactory()
     login_as("FrontDesk")
     assert client.get(f"/letters/results/{patient.id}").status_code == 403
+
+
+def test_missing_letter_templates_report(app, tmp_path):
+    from reports.letter_templates import query
+
+    rows = query(None, {"show": "all"})
+    assert {(r["kind"], r["language"]) for r in rows} >= {("results", "ar"), ("results", "vi")}
+    assert all(r["present"] for r in rows)  # every interface language ships a results letter
+    old = app.config["LETTER_TEMPLATE_DIRS"]
+    empty = tmp_path / "letters" / "results"
+    empty.mkdir(parents=True)
+    (empty / "en.html").write_text("{% set title = 'x' %}x")
+    app.config["LETTER_TEMPLATE_DIRS"] = [str(tmp_path / "letters")]
+    try:
+        missing = query(None, {"show": "missing"})
+        assert ("results", "vi", "en") in {(r["kind"], r["language"], r["written_in"]) for r in missing}
+    finally:
+        app.config["LETTER_TEMPLATE_DIRS"] = old

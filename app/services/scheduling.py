@@ -7,6 +7,7 @@ database's own overlap guard did (a concurrent request that lost the race).
 """
 import re
 import uuid
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -259,6 +260,13 @@ def _active():
     return Appointment.status.notin_(INACTIVE_STATUSES)
 
 
+def _overlapping(start_at, end_at):
+    """Appointments overlapping [start_at, end_at). No booking lasts over MAX_DURATION, so the
+    lower bound on start_at lets the (key, start_at) index read only the range, not all history."""
+    return (Appointment.start_at < end_at, Appointment.start_at > start_at - timedelta(minutes=MAX_DURATION),
+            Appointment.end_at > start_at)
+
+
 def find_conflicts(session, *, provider_id, room_id, patient_id, start_at, end_at, exclude_id=None):
     """Active appointments overlapping [start_at, end_at) for the provider, room or patient."""
     conflicts = []
@@ -267,7 +275,7 @@ def find_conflicts(session, *, provider_id, room_id, patient_id, start_at, end_a
             continue
         stmt = select(Appointment).where(
             getattr(Appointment, f"{kind}_id") == key, _active(),
-            Appointment.start_at < end_at, Appointment.end_at > start_at)
+            *_overlapping(start_at, end_at))
         if exclude_id is not None:
             stmt = stmt.where(Appointment.id != exclude_id)
         for other in session.scalars(stmt.order_by(Appointment.start_at)):
@@ -624,9 +632,10 @@ def find_slots(session, *, provider, type, start_date, end_date, location=None, 
     busy = [(a.start_at, a.end_at) for a in session.execute(
         select(Appointment.start_at, Appointment.end_at).where(
             Appointment.provider_id == provider.id, _active(),
-            Appointment.start_at < window_end, Appointment.end_at > window_start))]
+            *_overlapping(window_start, window_end)))]
     busy += [(e.start_at, e.end_at) for e in _exceptions(session, provider.id, window_start, window_end)]
-    busy.sort()
+    busy = _merged(busy)
+    busy_starts = [b[0] for b in busy]
 
     slots = []
     day = start_date
@@ -642,7 +651,7 @@ def find_slots(session, *, provider, type, start_date, end_date, location=None, 
                 if start_at is not None:
                     end_at = start_at + length
                     end_ok = utc_to_local(end_at, loc.timezone) <= block_end
-                    free = not any(b_start < end_at and start_at < b_end for b_start, b_end in busy)
+                    free = _free(busy, busy_starts, start_at, end_at)
                     if end_ok and free and start_at >= now:
                         candidates.append(Slot(start_at, end_at, cursor, loc.id))
                 cursor += step
@@ -650,6 +659,23 @@ def find_slots(session, *, provider, type, start_date, end_date, location=None, 
         slots += candidates[: limit - len(slots)]
         day += timedelta(days=1)
     return slots
+
+
+def _merged(intervals):
+    """Sorted, disjoint union of (start, end) intervals."""
+    out = []
+    for start, end in sorted(intervals):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _free(busy, busy_starts, start_at, end_at):
+    """True if [start_at, end_at) overlaps none of the merged busy intervals (binary search)."""
+    i = bisect_left(busy_starts, end_at) - 1  # the last interval starting before end_at
+    return i < 0 or busy[i][1] <= start_at
 
 
 def resync_utc_from_local(session, *, since=None):

@@ -4,7 +4,7 @@ import json
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -362,6 +362,26 @@ def test_the_slot_finder_honours_hours_exceptions_and_bookings():
     assert [s.start_local for s in few] == [datetime(2027, 1, 11, 10, 0), datetime(2027, 1, 11, 10, 30)]
     # Every slot offered can be booked.
     book(c, slots[-1].start_local, patient=PatientFactory())
+
+
+def test_the_slot_finder_runs_three_queries_whatever_the_range(c):
+    for week in range(16):
+        book(c, MONDAY + timedelta(weeks=week))
+    provider, kind = c.provider, c.type
+    assert provider.id and kind.id  # loaded before counting
+    statements = []
+
+    def count_statement(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count_statement)
+    try:
+        slots = scheduling.find_slots(c.session, provider=provider, type=kind, start_date=date(2027, 1, 11),
+                                      end_date=date(2027, 4, 30), limit=10000, now=utc(2027, 1, 1))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count_statement)
+    assert len(statements) == 3, statements  # hours, bookings, exceptions
+    assert len(slots) == 16 * 80 - 16  # 80 working days of 16 slots, 16 of them booked
 
 
 def test_the_slot_finder_refuses_bad_input(c):

@@ -166,6 +166,11 @@ class Config:
     REPORT_PDF_ROWS = int(os.environ.get("REPORT_PDF_ROWS", "1000"))  # WeasyPrint: ~0.1 s a page
     REPORT_CSV_ROWS = int(os.environ.get("REPORT_CSV_ROWS", "50000"))
 
+    # Scheduling: whether a booking may start in the past (entering a visit after the fact),
+    # and the spacing of the slot finder's offers in minutes (0 = the appointment's length).
+    SCHEDULING_ALLOW_PAST = _bool("SCHEDULING_ALLOW_PAST")
+    SCHEDULING_SLOT_STEP = int(os.environ.get("SCHEDULING_SLOT_STEP", "0"))
+
     # Backups (HIPAA 164.308(a)(7)): `flask clinic backup` / `flask clinic restore`.
     # Outside production a fixed development key stands in when none is set.
     BACKUP_DIR = os.environ.get("BACKUP_DIR", os.path.join(INSTANCE_DIR, "backups"))

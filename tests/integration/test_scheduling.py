@@ -13,6 +13,7 @@ from app.services import patients as patient_service
 from app.services import scheduling
 from app.services.errors import StaleRecordError, ValidationFailed
 from app.services.scheduling import AppointmentConflictError
+from tests.conftest import make_user
 from tests.factories import PatientFactory, ProviderFactory
 from tests.scheduling_setup import book, make_clinic, utc
 
@@ -254,6 +255,16 @@ def test_the_status_workflow_records_when_and_who(c):
         AppointmentStatusChange.appointment_id == appt.id).order_by(AppointmentStatusChange.id)).all()
     assert [x.to_status for x in changes] == ["booked", "confirmed", "arrived", "in_room", "completed", "checked_out"]
     assert set(scheduling.status_times(appt)) == {x.to_status for x in changes}
+
+
+def test_who_changed_the_status_and_who_overbooked_are_kept(c):
+    desk = make_user("FrontDesk")
+    appt = book(c, MONDAY, actor=desk)
+    scheduling.transition(c.session, appt, "confirmed", actor=desk)
+    assert {s: who for s, (when, who) in scheduling.status_times(appt).items()} == {"booked": desk.id,
+                                                                                   "confirmed": desk.id}
+    extra = book(c, MONDAY, patient=PatientFactory(), overbook_reason="Urgent", may_overbook=True, actor=desk)
+    assert extra.overbook_by_fk == desk.id
 
 
 @pytest.mark.parametrize("path,illegal", [

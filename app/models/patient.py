@@ -74,7 +74,7 @@ class Patient(AuditMixin, Model):
     # The person financially responsible: the patient ("self"), another registered
     # patient, or a person described here.
     guarantor_relationship = Column(String(10), nullable=False, default="self")
-    guarantor_patient_id = Column(Integer, ForeignKey("patient.id"))
+    guarantor_patient_id = Column(Integer, ForeignKey("patient.id"), index=True)
     guarantor_name = Column(String(200))
     guarantor_phone = Column(String(20))
     guarantor_address = Column(String(400))
@@ -84,7 +84,7 @@ class Patient(AuditMixin, Model):
 
     status = Column(String(10), nullable=False, default="active")
     deceased_date = Column(Date)
-    merged_into_id = Column(Integer, ForeignKey("patient.id"))
+    merged_into_id = Column(Integer, ForeignKey("patient.id"), index=True)
     merged_on = Column(UTCDateTime)
     notes = Column(Text)
     # Confidential record (a staff member, a public figure, a protected person): every

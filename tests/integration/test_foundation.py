@@ -98,3 +98,17 @@ def test_readme_shows_the_current_role_matrix():
     readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md"), encoding="utf-8").read()
     block = readme.split("<!-- roles-matrix -->")[1].split("<!-- /roles-matrix -->")[0].strip()
     assert block == permission_matrix_markdown(), "README role matrix is stale: run `flask clinic roles-matrix`"
+
+
+def test_every_reference_to_a_patient_is_indexed():
+    """Merges update and charts read by each patient reference: none may scan its table."""
+    from app.services.patients import _patient_references
+
+    unindexed = []
+    for table, column in _patient_references():
+        leading = {idx.columns[0].name for idx in table.indexes}
+        leading |= {c.columns[0].name for c in table.constraints if hasattr(c, "columns") and len(c.columns) and
+                    c.__class__.__name__ in ("PrimaryKeyConstraint", "UniqueConstraint")}
+        if column.name not in leading:
+            unindexed.append(f"{table.name}.{column.name}")
+    assert unindexed == []

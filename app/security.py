@@ -3,7 +3,7 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 
 from .auth_manager import AuthHardeningMixin
 from .models.user import ClinicUser
-from .views.auth import AuthDBView, SecurityApi, UserDBModelView
+from .views.auth import AuthDBView, ResetMyPasswordView, ResetPasswordView, SecurityApi, UserDBModelView
 
 READ, WRITE, MERGE, RESTRICT = "can_read", "can_write", "can_merge", "can_restrict"
 # Open clinical documents (results): minimum necessary keeps them from the front desk and billing.
@@ -102,6 +102,8 @@ class ClinicSecurityManager(AuthHardeningMixin, SecurityManager):
     user_model = ClinicUser
     authdbview = AuthDBView
     userdbmodelview = UserDBModelView
+    resetmypasswordview = ResetMyPasswordView
+    resetpasswordview = ResetPasswordView
     security_api = SecurityApi
     # FAB's user statistics chart loads Google Charts from the internet: never register it.
     userstatschartview = None

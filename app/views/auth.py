@@ -15,9 +15,13 @@ from flask_appbuilder.const import API_SECURITY_ACCESS_TOKEN_KEY, API_SECURITY_P
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
 from flask_appbuilder.security.decorators import has_access, no_cache
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
 from flask_appbuilder.security.forms import LoginForm_db
+from flask_appbuilder.security.forms import ResetPasswordForm as FabResetPasswordForm
 from flask_appbuilder.security.schemas import login_post
 from flask_appbuilder.security.views import AuthDBView as FabAuthDBView
+from flask_appbuilder.security.views import ResetMyPasswordView as FabResetMyPasswordView
+from flask_appbuilder.security.views import ResetPasswordView as FabResetPasswordView
 from flask_appbuilder.security.views import UserDBModelView as FabUserDBModelView
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import lazy_gettext as _l
@@ -25,7 +29,8 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_login import current_user, login_user
 from markupsafe import Markup
 from marshmallow import ValidationError
-from wtforms import StringField
+from flask_appbuilder.validators import PasswordComplexityValidator
+from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..auth_manager import PENDING_KEY, PENDING_SECONDS, invalid_login_message, note_failed_login, setting
@@ -310,3 +315,22 @@ class SecurityApi(FabSecurityApi):
         if login_payload.get("refresh"):
             tokens[API_SECURITY_REFRESH_TOKEN_KEY] = create_refresh_token(identity=str(user.id))
         return self.response(200, **tokens)
+
+
+PASSWORD_HINT = _l("At least 12 characters: a few unrelated words make a good one. Common passwords are refused.")
+
+
+class ResetPasswordForm(FabResetPasswordForm):
+    """FAB's form said the app does not check passwords; ClinicDesk does (services/auth.py)."""
+
+    password = PasswordField(_l("Password"), description=PASSWORD_HINT,
+                             validators=[DataRequired(), PasswordComplexityValidator()],
+                             widget=BS3PasswordFieldWidget())
+
+
+class ResetMyPasswordView(FabResetMyPasswordView):
+    form = ResetPasswordForm
+
+
+class ResetPasswordView(FabResetPasswordView):
+    form = ResetPasswordForm

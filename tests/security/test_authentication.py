@@ -464,3 +464,10 @@ def test_set_password_command_applies_the_policy(app, runner):
     assert good.exit_code == 0 and "New password:" in good.output
     new = good.output.rsplit("New password: ", 1)[1].strip()
     assert app.appbuilder.sm.auth_user_db("desk9", new) is not None
+
+
+def test_password_forms_describe_the_real_policy(client, login_as):
+    login_as("FrontDesk")
+    page = client.get("/resetmypassword/form").get_data(as_text=True)
+    assert "At least 12 characters" in page
+    assert "does not check this for you" not in page

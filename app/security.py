@@ -8,6 +8,8 @@ from .views.auth import AuthDBView, ResetMyPasswordView, ResetPasswordView, Secu
 READ, WRITE, MERGE, RESTRICT = "can_read", "can_write", "can_merge", "can_restrict"
 # Open clinical documents (results): minimum necessary keeps them from the front desk and billing.
 READ_CLINICAL = "can_read_clinical"
+# See a patient's full SSN (everyone else sees ***-**-1234): billing needs it for claims.
+REVEAL_SSN = "can_reveal_ssn"
 
 # Menu entries each role sees (FAB checks "menu_access" on the menu item name).
 MENUS = {
@@ -25,7 +27,7 @@ ROLE_DEFINITIONS = {
         "menus": MENUS["patients"] + ["Administration", "Providers"],
     },
     "Billing": {
-        "Patient": [READ],
+        "Patient": [READ, REVEAL_SSN],
         "PatientDocument": [READ],
         "Provider": [READ],
         "menus": ["Patients", "Find patient", "Patient list"],
@@ -38,7 +40,7 @@ ROLE_DEFINITIONS = {
         "menus": ["Patients", "Find patient", "My patients", "Patient list"],
     },
     "OfficeManager": {
-        "Patient": [READ, WRITE, MERGE, RESTRICT],
+        "Patient": [READ, WRITE, MERGE, RESTRICT, REVEAL_SSN],
         "PatientDocument": [READ, WRITE, READ_CLINICAL],
         "Disclosure": [READ, WRITE],
         "Provider": [READ, WRITE],

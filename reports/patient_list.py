@@ -14,7 +14,9 @@ SEXES = {"female": _l("Female"), "male": _l("Male"), "other": _l("Other"), "unkn
 def query(conn, p):
     stmt = (
         select(Patient.id.label("patient_id"), Patient.mrn, Patient.family_name, Patient.given_name,
-               Patient.birth_date, Patient.sex, Patient.preferred_language.label("language"),
+               Patient.birth_date, Patient.sex,
+               # Only ever masked: the full number is not in any report or export.
+               (literal("***-**-") + Patient.ssn_last4).label("ssn"), Patient.preferred_language.label("language"),
                Patient.interpreter_needed.label("interpreter"),
                # Restricted records are listed, but without a way to reach the person.
                unless_restricted(Patient.phone_mobile).label("phone_mobile"),
@@ -49,6 +51,7 @@ REPORT = Report(
         Column("given_name", _l("Given name")),
         Column("birth_date", _l("Birth date"), "date"),
         Column("sex", _l("Sex"), labels=SEXES),
+        Column("ssn", _l("SSN")),
         Column("language", _l("Language"), "language"),
         Column("interpreter", _l("Interpreter"), "bool", total="count"),
         Column("phone_mobile", _l("Mobile phone")),

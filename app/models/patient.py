@@ -90,6 +90,10 @@ class Patient(AuditMixin, Model):
     # Confidential record (a staff member, a public figure, a protected person): every
     # opening needs a break-glass reason, except by the patient's own primary provider.
     restricted = Column(Boolean, nullable=False, default=False, server_default=sa_false())
+    # Social Security number, optional: only the Fernet token (app/services/ssn.py) and the
+    # last four digits for display; never the plaintext.
+    ssn_encrypted = Column(Text)
+    ssn_last4 = Column(String(4))
 
     # Folded "family given middle preferred" for duplicate checks and fuzzy search.
     name_search = Column(String(420), nullable=False, default="")
@@ -106,6 +110,7 @@ class Patient(AuditMixin, Model):
     __mapper_args__ = {"version_id_col": version}
     __audit_patient__ = "id"  # every change is recorded in the audit trail
     __audit_skip__ = ("name_search",)  # derived
+    __audit_secret__ = ("ssn_encrypted", "ssn_last4")  # the trail says the SSN changed, never to what
     __table_args__ = (
         # Typo-tolerant name search on PostgreSQL (pg_trgm); SQLite has no such index.
         only_on("postgresql", Index("ix_patient_name_trgm", "name_search", postgresql_using="gin",
@@ -131,6 +136,10 @@ class Patient(AuditMixin, Model):
         if self.preferred_name:
             name += f" “{self.preferred_name}”"
         return name
+
+    @property
+    def ssn_masked(self):
+        return f"***-**-{self.ssn_last4}" if self.ssn_last4 else ""
 
     @property
     def is_merged(self):

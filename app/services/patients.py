@@ -13,6 +13,7 @@ from ..models.base import utcnow
 from ..models.counter import Counter
 from ..models.patient import GENDER_IDENTITIES, GUARANTOR_RELATIONSHIPS, SEXES
 from . import audit, languages, phones
+from . import ssn as ssn_service
 from .checkdigits import luhn_check_digit
 from .errors import DomainError, MergeError, NotFoundError, StaleRecordError, ValidationFailed
 from .text import fold, tokens
@@ -181,8 +182,21 @@ def clean(data, *, today=None, region="US", current=None, session=None):
         if provider is None or not provider.active:
             problems.append(("primary_provider_id", _l("Choose an active provider.")))
 
+    # SSN: write-only. A typed number replaces the one on file, "ssn_remove" clears it,
+    # otherwise the stored values are left alone (not in `out`).
+    raw_ssn = data.get("ssn")
+    ssn_digits = None
+    if isinstance(raw_ssn, str) and raw_ssn.strip():
+        ssn_digits, message = ssn_service.parse(raw_ssn)
+        if message is not None:
+            problems.append(("ssn", message))
+
     if problems:
         raise ValidationFailed(problems)
+    if ssn_digits is not None:
+        out.update(ssn_service.stored(ssn_digits))
+    elif data.get("ssn_remove"):
+        out.update(ssn_encrypted=None, ssn_last4=None)
     return out
 
 

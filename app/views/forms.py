@@ -52,6 +52,10 @@ class PatientForm(FlaskForm):
     gender_identity = SelectField(
         _l("Gender identity"), choices=[("", "—")] + [(g, GENDER_LABELS[g]) for g in GENDER_IDENTITIES], validate_choice=False
     )
+    # Write-only: never filled from the record (the template renders it empty); a number
+    # typed here replaces the one on file.
+    ssn = StringField(_l("SSN"))
+    ssn_remove = BooleanField(_l("Remove the SSN on file"))
 
     address_line1 = StringField(_l("Address"))
     address_line2 = StringField(_l("Address (line 2)"))
@@ -100,7 +104,7 @@ class PatientForm(FlaskForm):
     restricted = BooleanField(_l("Restricted record: opening it needs a reason (break-glass)"))
 
     SECTIONS = (
-        (_l("Name and birth"), ("family_name", "given_name", "middle_name", "preferred_name", "birth_date", "sex", "gender_identity")),
+        (_l("Name and birth"), ("family_name", "given_name", "middle_name", "preferred_name", "birth_date", "sex", "gender_identity", "ssn", "ssn_remove")),
         (_l("Contact"), ("phone_mobile", "phone_home", "phone_work", "email", "address_line1", "address_line2", "city", "state", "postal_code", "country")),
         (_l("Language and consents"), ("preferred_language", "interpreter_needed", "hipaa_notice_ack_date", "consent_voicemail", "consent_sms", "consent_email")),
         (_l("Emergency contact and guardian"), ("emergency_contact_name", "emergency_contact_relationship", "emergency_contact_phone", "guardian_name", "guardian_relationship", "guardian_phone")),

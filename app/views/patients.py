@@ -11,13 +11,14 @@ from markupsafe import Markup, escape
 from ..extensions import db
 from ..models import Patient, Provider
 from ..services import access, audit, dates, languages, patient_search, phones
+from ..services import ssn as ssn_service
 from ..services import patients as patient_service
 from ..services.errors import DomainError, ValidationFailed
 from .forms import GENDER_LABELS, GUARANTOR_LABELS, SEX_LABELS, STATUS_LABELS, BreakGlassForm, PatientForm, PatientMergeForm
 
 PATIENT_PERMISSIONS = {
     "find": "read", "search": "read", "chart": "read", "break_glass": "read", "register": "write",
-    "edit": "write", "merge": "merge",
+    "edit": "write", "merge": "merge", "reveal_ssn": "reveal_ssn",
 }
 # The list views read only: their add/edit/delete keep FAB's can_add/can_edit/can_delete,
 # which no role holds, so patients change only through the desk screens (and services).
@@ -58,6 +59,8 @@ def _form_to_data(form, locale):
         raw = (form[name].data or "").strip()
         data[name] = (languages.parse(raw, locale) or raw) if raw else None
     data["gender_identity"] = form.gender_identity.data or None
+    data["ssn"] = form.ssn.data or None
+    data["ssn_remove"] = bool(form.ssn_remove.data)
     provider = form.primary_provider_id.data
     # A value that is no provider id (a tampered form) is passed as -1: the service refuses it.
     data["primary_provider_id"] = (int(provider) if provider.isdigit() else -1) if provider else None
@@ -98,6 +101,7 @@ def patient_summary(patient, locale):
         "birth_date": format_date(patient.birth_date, "medium"),
         "age": patient_service.age_on(patient.birth_date, dates.date.today()),
         "sex": str(SEX_LABELS.get(patient.sex, patient.sex)),
+        "ssn": ssn_service.mask(patient.ssn_last4),
         "phone": "" if patient.restricted else phones.display(patient.phone_mobile or patient.phone_home, current_app.config["CLINIC_COUNTRY"]),
         "restricted": patient.restricted,
         "status": patient.status,
@@ -250,7 +254,19 @@ class PatientDeskView(BaseView):
             guarantor_label=GUARANTOR_LABELS.get(patient.guarantor_relationship, ""),
             can_edit=sm.has_access("can_write", "Patient"),
             can_merge=sm.has_access("can_merge", "Patient"),
+            can_reveal_ssn=sm.has_access("can_reveal_ssn", "Patient"),
         )
+
+    @expose("/<int:pk>/ssn", methods=["POST"])
+    @has_access
+    def reveal_ssn(self, pk):
+        """The full SSN, in the response body only (POST, CSRF-checked); audited without it."""
+        patient = open_patient(pk)
+        if not patient.ssn_encrypted:
+            abort(404)
+        number = ssn_service.reveal(patient)
+        audit.access(db.engine, patient_id=patient.id, action="reveal", object_type="SSN", object_id=patient.id)
+        return self.render_template("patients/ssn.html", patient=patient, ssn=number)
 
     @expose("/<int:pk>/break-glass", methods=["GET", "POST"])
     @has_access
@@ -305,9 +321,9 @@ class PatientListView(ModelView):
     # The same set as PatientDeskView, which shares the "Patient" permission name: FAB
     # drops a shared name's permissions that one of its views does not list. add/edit/
     # delete map to can_add/can_edit/can_delete, absent here, so they stay disabled.
-    base_permissions = ["can_read", "can_write", "can_merge"]
+    base_permissions = ["can_read", "can_write", "can_merge", "can_reveal_ssn"]
     list_title = _l("Patient list")
-    list_columns = ["chart_link", "family_name", "given_name", "birth_date", "sex", "status"]
+    list_columns = ["chart_link", "family_name", "given_name", "birth_date", "sex", "ssn_masked", "status"]
     search_columns = ["mrn", "family_name", "given_name", "birth_date", "status"]
     order_columns = ["family_name", "given_name", "birth_date"]
     base_order = ("family_name", "asc")
@@ -318,6 +334,7 @@ class PatientListView(ModelView):
         "given_name": _l("Given name"),
         "birth_date": _l("Birth date"),
         "sex": _l("Sex"),
+        "ssn_masked": _l("SSN"),
         "status": _l("Status"),
     }
     formatters_columns = {

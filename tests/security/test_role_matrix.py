@@ -37,6 +37,7 @@ EXPECTED = {
     "PatientDeskView.register": PATIENT_WRITE,
     "PatientDeskView.edit": PATIENT_WRITE,
     "PatientDeskView.merge": MERGE,
+    "PatientDeskView.reveal_ssn": {"Admin", "Billing", "OfficeManager"},  # can_reveal_ssn
     "PatientListView.{list,show}": PATIENT_READ,
     "MyPatientsView.{list,show}": PATIENT_READ,
     "PatientListView." + MODELVIEW_DISABLED: NOBODY,  # patients change only through the desk screens

@@ -176,3 +176,4 @@ from . import cli_auth  # noqa: E402,F401
 from . import cli_letters  # noqa: E402,F401
 from . import cli_i18n  # noqa: E402,F401
 from . import cli_reports  # noqa: E402,F401
+from . import cli_crypto  # noqa: E402,F401

@@ -1,10 +1,10 @@
-"""Encryption of individual fields at rest (TOTP secrets now, SSNs later).
+"""Encryption of individual fields at rest (TOTP secrets, patient SSNs).
 
 Fernet (AES-128-CBC with HMAC-SHA256, random IV) under FIELD_ENCRYPTION_KEY from the
 environment. Several comma-separated keys rotate: the first encrypts, every one
 decrypts, so a new key goes first and the old one stays until `rotate()` has rewritten
-every value. Development and testing derive a fixed key (DEV_FIELD_KEY in config.py);
-production refuses to start without a real one (ProductionConfig.check).
+every value (`flask clinic rotate-field-key`). Development and testing derive a fixed key
+(DEV_FIELD_KEY in config.py); production refuses to start without a real one (ProductionConfig.check).
 """
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app

@@ -14,6 +14,7 @@ from app.services import crypto
 from app.services import patients as patient_service
 from app.services import ssn as ssn_service
 from app.services.errors import ValidationFailed
+from tests.conftest import make_user
 from tests.factories import PatientFactory
 
 SSN = "536-22-4917"
@@ -236,5 +237,33 @@ def test_old_key_still_decrypts_after_a_new_key_is_put_first(app, client, login_
         assert crypto.decrypt(rotated, keys=new_key) == DIGITS
         other = with_ssn("536-22-4918")
         assert crypto.decrypt(other.ssn_encrypted, keys=new_key) == "536224918"
+    finally:
+        app.config["FIELD_ENCRYPTION_KEY"] = old_key
+
+
+def test_rotate_field_key_rewrites_every_value_under_the_new_key(app, runner):
+    patient = with_ssn()
+    user = make_user("Billing")
+    user.totp_secret = crypto.encrypt("JBSWY3DPEHPK3PXP")
+    db.session.commit()
+    old_key = app.config["FIELD_ENCRYPTION_KEY"]
+    new_key = Fernet.generate_key().decode()
+    app.config["FIELD_ENCRYPTION_KEY"] = f"{new_key},{old_key}"
+    try:
+        result = runner.invoke(args=["clinic", "rotate-field-key"])
+        assert result.exit_code == 0, result.output
+        assert "patient.ssn_encrypted: 1 re-encrypted" in result.output
+        db.session.expire_all()
+        assert crypto.decrypt(patient.ssn_encrypted, keys=new_key) == DIGITS
+        assert crypto.decrypt(user.totp_secret, keys=new_key) == "JBSWY3DPEHPK3PXP"
+        event = [e for e in audit_rows() if e.action == "key_rotation"][0]
+        assert json.loads(event.details) == {"patient.ssn_encrypted": 1, "ab_user.totp_secret": 1}
+        # Without the key that wrote a value nothing can be rotated, and nothing changes.
+        before = patient.ssn_encrypted
+        app.config["FIELD_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
+        result = runner.invoke(args=["clinic", "rotate-field-key"])
+        assert result.exit_code != 0 and "nothing was changed" in result.output
+        db.session.expire_all()
+        assert patient.ssn_encrypted == before
     finally:
         app.config["FIELD_ENCRYPTION_KEY"] = old_key

@@ -177,3 +177,4 @@ from . import cli_letters  # noqa: E402,F401
 from . import cli_i18n  # noqa: E402,F401
 from . import cli_reports  # noqa: E402,F401
 from . import cli_crypto  # noqa: E402,F401
+from . import cli_downtime  # noqa: E402,F401

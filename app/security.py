@@ -10,6 +10,7 @@ READ, WRITE, MERGE, RESTRICT = "can_read", "can_write", "can_merge", "can_restri
 READ_CLINICAL = "can_read_clinical"
 # See a patient's full SSN (everyone else sees ***-**-1234): billing needs it for claims.
 REVEAL_SSN = "can_reveal_ssn"
+PRINT = "can_print"
 
 # Menu entries each role sees (FAB checks "menu_access" on the menu item name).
 MENUS = {
@@ -24,7 +25,8 @@ ROLE_DEFINITIONS = {
         "PatientDocument": [READ, WRITE],  # files result faxes too, but cannot open them
         "Disclosure": [READ, WRITE],
         "Provider": [READ],
-        "menus": MENUS["patients"] + ["Administration", "Providers"],
+        "DowntimePack": [PRINT],  # contingency plan: the day's schedule on paper
+        "menus": MENUS["patients"] + ["Administration", "Providers", "Downtime pack"],
     },
     "Billing": {
         "Patient": [READ, REVEAL_SSN],
@@ -44,7 +46,8 @@ ROLE_DEFINITIONS = {
         "PatientDocument": [READ, WRITE, READ_CLINICAL],
         "Disclosure": [READ, WRITE],
         "Provider": [READ, WRITE],
-        "menus": MENUS["patients"] + ["Administration", "Providers"],
+        "DowntimePack": [PRINT],
+        "menus": MENUS["patients"] + ["Administration", "Providers", "Downtime pack"],
     },
     "Auditor": {
         "AuditTrail": [READ],

@@ -8,6 +8,7 @@ def register_views(appbuilder):
     from .audit import AuditTrailView, DisclosureView
     from .letters import ResultsLetterView
     from .providers import ProviderView
+    from .downtime import DowntimePackView
 
     appbuilder.add_view(PatientDeskView, "Find patient", href="/patients/find", label=_l("Find patient"),
                         icon="fa-search", category="Patients", category_label=_l("Patients"), category_icon="fa-user")
@@ -17,6 +18,8 @@ def register_views(appbuilder):
     appbuilder.add_view(MyPatientsView, "My patients", label=_l("My patients"), icon="fa-user-md", category="Patients")
     appbuilder.add_view(ProviderView, "Providers", label=_l("Providers"), icon="fa-user-md",
                         category="Administration", category_label=_l("Administration"), category_icon="fa-cogs")
+    appbuilder.add_view(DowntimePackView, "Downtime pack", label=_l("Downtime pack"), icon="fa-print",
+                        category="Administration")
     appbuilder.add_view(AuditTrailView, "Audit trail", label=_l("Audit trail"), icon="fa-shield",
                         category="Compliance", category_label=_l("Compliance"), category_icon="fa-shield")
     appbuilder.add_view_no_menu(DisclosureView)

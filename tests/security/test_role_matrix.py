@@ -52,6 +52,7 @@ EXPECTED = {
     "AuditTrailView.index": AUDIT,
     "DisclosureView.*": DISCLOSURE,
     "ResultsLetterView.new": {"Admin", "Clinician"},  # clinical content: not front desk or billing
+    "DowntimePackView.index": {"Admin", "FrontDesk", "OfficeManager"},  # contingency plan: schedule on paper
     # Reports (the menu and a report's page; running one needs can_run on Report:<name>)
     "ReportsView.{index,run}": REPORTS,
     # Everyone who is logged in

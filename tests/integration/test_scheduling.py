@@ -227,7 +227,8 @@ def test_the_database_itself_refuses_an_overlapping_insert(c, key):
 
 def test_the_database_refuses_an_update_into_an_overlap(c):
     book(c, MONDAY)
-    second = book(c, MONDAY + timedelta(hours=1))
+    # Another patient: only the provider overlaps, so the database has one rule to name.
+    second = book(c, MONDAY + timedelta(hours=1), patient=PatientFactory())
     with pytest.raises(IntegrityError) as err, db.engine.begin() as conn:
         conn.execute(update(Appointment.__table__).where(Appointment.id == second.id)
                      .values(start_at=utc(2027, 1, 11, 14, 10), end_at=utc(2027, 1, 11, 14, 40)))

@@ -1,4 +1,5 @@
 """`flask clinic backup` and `flask clinic restore` (contingency plan, HIPAA 164.308(a)(7))."""
+import os
 import signal
 import sys
 import threading
@@ -55,9 +56,12 @@ def backup_command(out_path):
     try:
         with _finally_runs_on_termination():
             result = backups.backup(db.engine.url, out_path, key)
+            files_out = backups.files_path(out_path)
+            count = backups.backup_files(current_app.config["UPLOAD_FOLDER"], files_out, key)
     except backups.BackupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Backup written: {result.path} ({_size(result.size)}, {result.kind}, {result.seconds:.1f} s)")
+    click.echo(f"Documents written: {files_out} ({count} files, {_size(os.path.getsize(files_out))})")
 
 
 @clinic_cli.command("restore")
@@ -77,7 +81,16 @@ def restore_command(backup_file, yes):
     db.engine.dispose()  # hold no connection of our own to the database being replaced
     try:
         with _finally_runs_on_termination():
-            result = backups.restore(url, backup_file, current_app.config.get("BACKUP_ENCRYPTION_KEY"), force=yes)
+            key = current_app.config.get("BACKUP_ENCRYPTION_KEY")
+            files_in = backups.files_path(backup_file)
+            if os.path.exists(files_in):  # check the documents' backup before touching anything
+                backups.inspect_backup(files_in, key)
+            result = backups.restore(url, backup_file, key, force=yes)
+            if os.path.exists(files_in):
+                count = backups.restore_files(files_in, current_app.config["UPLOAD_FOLDER"], key, force=yes)
+                click.echo(f"Restored {count} document file(s) into {current_app.config['UPLOAD_FOLDER']}.")
+            else:
+                click.echo(f"No documents backup beside it ({files_in}): uploaded files were not restored.", err=True)
     except backups.BackupError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

@@ -5,6 +5,7 @@ names a server database, and each xdist worker gets its own throwaway database t
 """
 import os
 import re
+import shutil
 from contextlib import contextmanager
 
 import pytest
@@ -48,7 +49,9 @@ def database_url(tmp_path_factory, worker_id):
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
     anchor_file = tmp_path_factory.mktemp("audit") / "audit-anchor.log"
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url, AUDIT_ANCHOR_FILE=str(anchor_file))
+    uploads = tmp_path_factory.mktemp("uploads")  # never the working tree's instance/uploads
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url, AUDIT_ANCHOR_FILE=str(anchor_file),
+                     UPLOAD_FOLDER=str(uploads))
     with app.app_context():
         upgrade()
         sync_permissions_and_roles(app.appbuilder)
@@ -67,6 +70,7 @@ def _app_context_and_cleanup(request, app):
         db.session.remove()
         wipe_database()
         open(app.config["AUDIT_ANCHOR_FILE"], "w").close()
+        shutil.rmtree(app.config["UPLOAD_FOLDER"], ignore_errors=True)  # files go with their rows
         if request.node.get_closest_marker("changes_roles"):
             sync_roles(app.appbuilder.sm, prune=True)
             db.session.commit()

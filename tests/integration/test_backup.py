@@ -306,11 +306,13 @@ def test_default_backup_goes_to_the_backup_dir_with_private_modes(app, runner, c
     monkeypatch.setitem(app.config, "BACKUP_DIR", str(backup_dir))
     result = runner.invoke(args=["clinic", "backup"])
     assert result.exit_code == 0, result.output
-    (name,) = os.listdir(backup_dir)
+    name, files = sorted(os.listdir(backup_dir))  # the database and, beside it, the documents
     assert name.startswith("clinicdesk-") and name.endswith("Z.cdbak")
+    assert files == name.replace(".cdbak", ".files.cdbak")
     assert str(backup_dir / name) in result.output
     assert stat.S_IMODE(os.stat(backup_dir).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(backup_dir / name).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(backup_dir / files).st_mode) == 0o600
 
 
 def test_a_failed_backup_leaves_no_file_and_no_plaintext(clinic_data, database_url, monkeypatch, tmp_path):
@@ -421,3 +423,83 @@ def test_a_restore_that_fails_halfway_through_changes_nothing(backup_file, datab
     assert snapshot(database_url) == before
     if database_url.startswith("sqlite"):
         assert not leftovers(os.path.dirname(backups.sqlite_path(database_url)))
+
+
+# --------------------------------------------------------------------------- uploaded documents
+
+def _tree(folder):
+    out = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as fh:
+                out[os.path.relpath(path, folder)] = fh.read()
+    return out
+
+
+def test_documents_are_backed_up_encrypted_and_restored_byte_for_byte(tmp_path):
+    uploads = tmp_path / "uploads"
+    (uploads / "2026" / "11").mkdir(parents=True)
+    (uploads / "2026" / "11" / "a1b2").write_bytes(b"%PDF-1.4 Garcia Jose lab result %%EOF")
+    (uploads / "2026" / "11" / "c3d4").write_bytes(bytes(range(256)) * 10)
+    out = tmp_path / "b" / "x.files.cdbak"
+    assert backups.backup_files(str(uploads), str(out), KEY) == 2
+    assert b"Garcia" not in out.read_bytes()
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    target = tmp_path / "restored" / "uploads"
+    assert backups.restore_files(str(out), str(target), KEY) == 2
+    assert _tree(target) == _tree(uploads)
+    # A non-empty folder is kept unless asked to replace it.
+    with pytest.raises(backups.NotEmptyError):
+        backups.restore_files(str(out), str(target), KEY)
+    (target / "2026" / "11" / "a1b2").write_bytes(b"changed")
+    assert backups.restore_files(str(out), str(target), KEY, force=True) == 2
+    assert _tree(target) == _tree(uploads)
+    with pytest.raises(backups.WrongKeyError):
+        backups.restore_files(str(out), str(tmp_path / "other"), "another key that is long enough, 32+ chars")
+
+
+def test_a_documents_backup_with_a_path_trick_is_refused(tmp_path):
+    import io
+    import tarfile
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        info = tarfile.TarInfo("../../etc/evil")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"evil"))
+    raw.seek(0)
+    out = tmp_path / "evil.files.cdbak"
+    with open(out, "wb") as dst:
+        backups.encrypt_stream(raw, dst, KEY, "files")
+    with pytest.raises(backups.DamagedBackupError, match="unsafe entry"):
+        backups.restore_files(str(out), str(tmp_path / "uploads"), KEY)
+    assert not (tmp_path / "uploads").exists() and not (tmp_path.parent / "etc").exists()
+
+
+def test_backup_command_writes_the_documents_beside_the_database(app, runner, clinic_data, tmp_path):
+    folder = app.config["UPLOAD_FOLDER"]
+    os.makedirs(os.path.join(folder, "2026"), exist_ok=True)
+    with open(os.path.join(folder, "2026", "f00d"), "wb") as fh:
+        fh.write(b"scan")
+    out = tmp_path / "cli.cdbak"
+    result = runner.invoke(args=["clinic", "backup", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Documents written" in result.output and (tmp_path / "cli.files.cdbak").exists()
+
+
+def test_restore_command_puts_the_documents_back_with_the_database(app, runner, clinic_data, database_url, tmp_path):
+    folder = app.config["UPLOAD_FOLDER"]
+    os.makedirs(os.path.join(folder, "2026"), exist_ok=True)
+    scan = os.path.join(folder, "2026", "beef")
+    with open(scan, "wb") as fh:
+        fh.write(b"insurance card scan")
+    out = tmp_path / "full.cdbak"
+    assert runner.invoke(args=["clinic", "backup", "--out", str(out)]).exit_code == 0
+    os.remove(scan)
+    db.session.remove()
+    result = runner.invoke(args=["clinic", "restore", "--yes", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Restored 1 document file(s)" in result.output
+    with open(scan, "rb") as fh:
+        assert fh.read() == b"insurance card scan"

@@ -192,8 +192,6 @@ def search(session, text, *, locale="en", region="US", limit=20, include_merged=
 
 
 
-SIMILARITY_THRESHOLD = 0.3
-
 
 def similar(session, text, *, locale="en", region="US", limit=20):
     """Patients whose names resemble the typed names (typos, spelling variants).

@@ -16,7 +16,7 @@ from ..services import audit, dates
 from ..services import documents as document_service
 from ..services.errors import DomainError, ValidationFailed
 from .forms import LocaleDateField
-from .patients import apply_problems, open_patient, register_chart_section
+from .patients import apply_problems, open_patient, register_chart_section, to_surviving_record
 
 KIND_LABELS = {
     "referral": _l("Referral"),
@@ -104,8 +104,7 @@ class PatientDocumentView(BaseView):
     def upload(self, pk):
         patient = open_patient(pk)
         if patient.is_merged:
-            flash(str(_l("This record was merged into MRN %(mrn)s.", mrn=patient.merged_into.mrn)), "info")
-            return redirect(_chart_url(patient.merged_into))
+            return to_surviving_record(patient, anchor="#chart-documents")
         form = DocumentUploadForm()
         locale = str(get_locale())
         if request.method == "GET":

@@ -41,6 +41,15 @@ def open_patient(pk):
     return patient
 
 
+def to_surviving_record(patient, anchor=""):
+    """A merged record takes no new data: say where it went and redirect to the surviving
+    chart. None for a record that was not merged (the caller goes on)."""
+    if not patient.is_merged:
+        return None
+    flash(str(_l("This record was merged into MRN %(mrn)s.", mrn=patient.merged_into.mrn)), "info")
+    return redirect(url_for("PatientDeskView.chart", pk=patient.merged_into_id) + anchor)
+
+
 def register_chart_section(key, title, template, loader, permission=None):
     """Add a panel to the patient chart; `permission` is (perm, view_menu) the user must hold."""
     CHART_SECTIONS.append({"key": key, "title": title, "template": template, "loader": loader, "permission": permission})
@@ -186,8 +195,7 @@ class PatientDeskView(BaseView):
     def edit(self, pk):
         patient = open_patient(pk)
         if patient.is_merged:
-            flash(str(_l("This record was merged into MRN %(mrn)s.", mrn=patient.merged_into.mrn)), "info")
-            return redirect(url_for("PatientDeskView.chart", pk=patient.merged_into_id))
+            return to_surviving_record(patient)
         locale = str(get_locale())
         form = PatientForm(obj=patient) if request.method == "GET" else PatientForm()
         form.primary_provider_id.choices = _provider_choices()

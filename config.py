@@ -170,6 +170,9 @@ class Config:
     # and the spacing of the slot finder's offers in minutes (0 = the appointment's length).
     SCHEDULING_ALLOW_PAST = _bool("SCHEDULING_ALLOW_PAST")
     SCHEDULING_SLOT_STEP = int(os.environ.get("SCHEDULING_SLOT_STEP", "0"))
+    # Telehealth visits: the join link made for each booking ({token} is replaced by a random
+    # one); unset means staff paste the link from the video service when booking.
+    TELEHEALTH_URL_TEMPLATE = os.environ.get("TELEHEALTH_URL_TEMPLATE")
 
     # Backups (HIPAA 164.308(a)(7)): `flask clinic backup` / `flask clinic restore`.
     # Outside production a fixed development key stands in when none is set.

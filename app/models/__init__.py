@@ -14,7 +14,9 @@ from .scheduling import (  # noqa: F401
     Location,
     ProviderException,
     ProviderHours,
+    ReminderOutbox,
     Room,
+    WaitlistEntry,
 )
 from .user import ClinicUser  # noqa: F401
 

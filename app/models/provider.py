@@ -21,6 +21,8 @@ class Provider(AuditMixin, Model):
     colour = Column(String(7))
     default_location_id = Column(Integer, ForeignKey("location.id", name="fk_provider_default_location"))
     default_location = relationship("Location", foreign_keys=[default_location_id])
+    appointment_types = relationship("AppointmentType", secondary="provider_appointment_type",
+                                     order_by="AppointmentType.name")
 
     @property
     def display_name(self):

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Time,
     UniqueConstraint,
 )
@@ -22,6 +23,13 @@ from sqlalchemy.orm import relationship
 from sqlalchemy.sql.expression import false as sa_false
 
 from .base import AuditMixin, Model, UTCDateTime
+
+# The appointment types a provider takes; a provider with none listed takes every type.
+provider_appointment_type = Table(
+    "provider_appointment_type", Model.metadata,
+    Column("provider_id", Integer, ForeignKey("provider.id"), primary_key=True),
+    Column("type_id", Integer, ForeignKey("appointment_type.id"), primary_key=True),
+)
 
 STATUSES = ("booked", "confirmed", "arrived", "in_room", "completed", "checked_out", "cancelled", "no_show")
 INACTIVE_STATUSES = ("cancelled", "no_show")  # these free the time again
@@ -196,6 +204,9 @@ class Appointment(AuditMixin, Model):
     overbook_by_fk = Column(Integer, ForeignKey("ab_user.id"))
     cancel_reason = Column(String(300))
     series_id = Column(String(32))  # shared by the occurrences of a recurring series
+    # Why the patient comes (for the clinic only: never in reminders or other messages).
+    reason = Column(String(300))
+    telehealth_url = Column(String(500))  # the join link of a telehealth visit
     version = Column(Integer, nullable=False)
 
     patient = relationship("Patient")
@@ -232,3 +243,77 @@ class AppointmentStatusChange(Model):
     changed_by_fk = Column(Integer, ForeignKey("ab_user.id"))
 
     appointment = relationship("Appointment", back_populates="status_changes")
+
+
+WAITLIST_STATUSES = ("waiting", "offered", "booked", "removed")
+PARTS_OF_DAY = ("any", "morning", "afternoon")
+
+
+class WaitlistEntry(AuditMixin, Model):
+    """A patient who wants an earlier (or any) slot: offered freed slots that fit."""
+
+    __tablename__ = "waitlist_entry"
+    __table_args__ = (
+        Index("ix_waitlist_entry_status", "status", "type_id"),
+        Index("ix_waitlist_entry_patient", "patient_id"),
+        CheckConstraint("status IN ('waiting', 'offered', 'booked', 'removed')", name="ck_waitlist_entry_status"),
+        CheckConstraint("part_of_day IN ('any', 'morning', 'afternoon')", name="ck_waitlist_entry_part_of_day"),
+        CheckConstraint("latest_date >= earliest_date", name="ck_waitlist_entry_dates"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patient.id"), nullable=False)
+    type_id = Column(Integer, ForeignKey("appointment_type.id"), nullable=False)
+    provider_id = Column(Integer, ForeignKey("provider.id"))  # None: any provider
+    location_id = Column(Integer, ForeignKey("location.id"))  # None: any location
+    earliest_date = Column(Date, nullable=False)
+    latest_date = Column(Date, nullable=False)
+    part_of_day = Column(String(10), nullable=False, default="any")
+    note = Column(String(300))
+    status = Column(String(10), nullable=False, default="waiting")
+    offered_at = Column(UTCDateTime)
+    offered_start_at = Column(UTCDateTime)  # the freed slot last offered
+    appointment_id = Column(Integer, ForeignKey("appointment.id"))  # the booking that ended the wait
+    version = Column(Integer, nullable=False)
+
+    patient = relationship("Patient")
+    type = relationship("AppointmentType")
+    provider = relationship("Provider")
+    location = relationship("Location")
+    appointment = relationship("Appointment")
+
+    __mapper_args__ = {"version_id_col": version}
+    __audit_patient__ = "patient_id"
+
+
+REMINDER_STATUSES = ("pending", "sent", "skipped", "failed")
+
+
+class ReminderOutbox(Model):
+    """One message about one appointment, queued then sent by `flask clinic send-reminders`.
+
+    (appointment, kind) is unique, so a reminder is queued, and sent, once.
+    """
+
+    __tablename__ = "reminder_outbox"
+    __table_args__ = (
+        UniqueConstraint("appointment_id", "kind", name="uq_reminder_outbox_appointment_kind"),
+        Index("ix_reminder_outbox_status", "status", "due_at"),
+        CheckConstraint("status IN ('pending', 'sent', 'skipped', 'failed')", name="ck_reminder_outbox_status"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    appointment_id = Column(Integer, ForeignKey("appointment.id"), nullable=False)
+    kind = Column(String(20), nullable=False, default="reminder")
+    channel = Column(String(10), nullable=False, default="email")
+    due_at = Column(UTCDateTime, nullable=False)
+    status = Column(String(10), nullable=False, default="pending")
+    skip_reason = Column(String(40))  # no_consent, no_address, cancelled, past ...
+    recipient = Column(String(254))  # the address it went to, when sent
+    language = Column(String(16))
+    attempts = Column(Integer, nullable=False, default=0)
+    last_error = Column(String(300))
+    queued_at = Column(UTCDateTime, nullable=False)
+    sent_at = Column(UTCDateTime)
+
+    appointment = relationship("Appointment")

@@ -297,6 +297,9 @@ def _check_booking(session, *, patient, provider, location, kind, room, start_at
             problems.append(_inactive(field, item))
     if room is not None and room.location_id != location.id:
         problems.append(("room", _l("This room is at another location.")))
+    if provider.appointment_types and kind not in provider.appointment_types:
+        problems.append(("type", _l("%(provider)s does not take “%(type)s” appointments.",
+                                    provider=provider.display_name, type=kind.name)))
     if start_at is None:
         return problems
     if start_at < now and not _config("SCHEDULING_ALLOW_PAST", False):
@@ -419,8 +422,31 @@ def _check_overbook(overbook_reason, may_overbook):
         raise ValidationFailed(problems)
 
 
+def telehealth_link(kind, given=None):
+    """The join link of a telehealth visit: the one given, or one made from TELEHEALTH_URL_TEMPLATE
+    ("https://video.example.org/{token}"); None for an in-person type. Raises ValidationFailed
+    when a telehealth visit has no link and none can be made."""
+    given = (given or "").strip() or None
+    if not kind.telehealth:
+        return None
+    if given is None and _config("TELEHEALTH_URL_TEMPLATE", None):
+        given = _config("TELEHEALTH_URL_TEMPLATE", None).format(token=uuid.uuid4().hex)
+    if given is None or not re.match(r"^https://\S+$", given) or len(given) > 500:
+        raise ValidationFailed([("telehealth_url", _l("A telehealth visit needs its https:// join link."))])
+    return given
+
+
+def _visit_details(session, values, reason, telehealth_url):
+    kind = session.get(AppointmentType, values["type_id"])
+    reason = (reason or "").strip() or None
+    if reason is not None and len(reason) > 300:
+        raise ValidationFailed([("reason", _l("At most %(max)d characters.", max=300))])
+    return dict(reason=reason, telehealth_url=telehealth_link(kind, telehealth_url))
+
+
 def book(session, *, patient, provider, location, type, start_local=None, start_at=None, duration=None,
-         room=None, overbook_reason=None, may_overbook=False, actor=None, now=None):
+         room=None, reason=None, telehealth_url=None, overbook_reason=None, may_overbook=False, actor=None,
+         now=None):
     """Book one appointment; raises ValidationFailed or AppointmentConflictError and changes nothing.
 
     `start_local` is a naive wall-clock time at the location; `start_at` a UTC instant.
@@ -430,11 +456,12 @@ def book(session, *, patient, provider, location, type, start_local=None, start_
     _check_overbook(overbook_reason, may_overbook)
     values = _prepare(session, patient=patient, provider=provider, location=location, type=type,
                       start_local=start_local, start_at=start_at, duration=duration, room=room, now=now)
+    details = _visit_details(session, values, reason, telehealth_url)
     conflicts = find_conflicts(session, **_conflict_query(values))
     if conflicts and overbook_reason is None:
         session.rollback()
         raise AppointmentConflictError(conflicts)
-    appointment = Appointment(status="booked", **values)
+    appointment = Appointment(status="booked", **values, **details)
     if conflicts:  # an approved overbook: the database's overlap guard lets it through
         appointment.overbook = True
         appointment.overbook_reason = str(overbook_reason).strip()[:300]
@@ -551,7 +578,7 @@ def series_starts(start_local, *, every_weeks=1, count=None, until=None):
 
 
 def book_series(session, *, patient, provider, location, type, start_local, every_weeks=1, count=None, until=None,
-                duration=None, room=None, skip_conflicts=False, actor=None, now=None):
+                duration=None, room=None, reason=None, skip_conflicts=False, actor=None, now=None):
     """Book a weekly series, one row per occurrence sharing a series_id.
 
     All or nothing by default: a clash on any occurrence books none and lists every one.
@@ -583,7 +610,8 @@ def book_series(session, *, patient, provider, location, type, start_local, ever
     booked = []
     try:
         for values in planned:
-            appointment = Appointment(status="booked", series_id=series_id, **values)
+            details = _visit_details(session, values, reason, None)  # each telehealth visit its own link
+            appointment = Appointment(status="booked", series_id=series_id, **values, **details)
             session.add(appointment)
             _record_status(session, appointment, None, "booked", actor)
             booked.append(appointment)

@@ -109,6 +109,7 @@ def seed_demo_command(patient_count, seed, batch_size, append, parallel):
 
     if demo_seed.has_patients(session) and not append:
         click.echo("Patients already exist: skipped seeding patients (use --append to add more).")
+        _seed_demo_schedule(session, seed)
         return
     if patient_count == 0:
         return
@@ -120,6 +121,19 @@ def seed_demo_command(patient_count, seed, batch_size, append, parallel):
         f"Seeded {stats['patients']} patients ({stats['near_duplicates']} deliberate near-duplicates, "
         f"{stats['search_terms']} search terms) in {stats['seconds']:.1f} s."
     )
+    _seed_demo_schedule(session, seed)
+
+
+def _seed_demo_schedule(session, seed):
+    """Locations, rooms, types, hours and appointments around today (once: skipped when any exist)."""
+    from .services import demo_seed
+
+    stats = demo_seed.seed_schedule(session, seed=seed)
+    if stats is None:
+        click.echo("Appointments already exist (or no patients): skipped seeding the schedule.")
+    else:
+        click.echo(f"Seeded {stats['appointments']} appointments at {stats['locations']} locations "
+                   f"({stats['types']} appointment types) in {stats['seconds']:.1f} s.")
 
 
 @clinic_cli.command("roles-matrix")
@@ -178,3 +192,5 @@ from . import cli_i18n  # noqa: E402,F401
 from . import cli_reports  # noqa: E402,F401
 from . import cli_crypto  # noqa: E402,F401
 from . import cli_downtime  # noqa: E402,F401
+from . import cli_scheduling  # noqa: E402,F401
+from . import cli_documents  # noqa: E402,F401

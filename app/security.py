@@ -11,11 +11,17 @@ READ_CLINICAL = "can_read_clinical"
 # See a patient's full SSN (everyone else sees ***-**-1234): billing needs it for claims.
 REVEAL_SSN = "can_reveal_ssn"
 PRINT = "can_print"
+# Scheduling: move an appointment along the flow (check in, room, check out) without booking
+# rights; book over a clash (with a reason, audited).
+UPDATE_STATUS = "can_update_status"
+OVERBOOK = "can_overbook"
 
 # Menu entries each role sees (FAB checks "menu_access" on the menu item name).
 MENUS = {
     "patients": ["Patients", "Find patient", "Register patient", "Patient list"],
     "providers": ["Providers"],
+    "schedule": ["Schedule", "Calendar", "Flow board", "Find a slot", "Waitlist"],
+    "scheduling_setup": ["Locations", "Rooms", "Appointment types", "Working hours", "Time off"],
 }
 
 # Least privilege: role -> {view_menu: [permissions]}. Admin gets everything.
@@ -26,20 +32,29 @@ ROLE_DEFINITIONS = {
         "Disclosure": [READ, WRITE],
         "Provider": [READ],
         "DowntimePack": [PRINT],  # contingency plan: the day's schedule on paper
-        "menus": MENUS["patients"] + ["Administration", "Providers", "Downtime pack"],
+        "Appointment": [READ, WRITE, UPDATE_STATUS],
+        "FlowBoard": [READ],
+        "Waitlist": [READ, WRITE],
+        "SchedulingSetup": [READ],
+        "AppointmentLetter": [PRINT],
+        "menus": MENUS["patients"] + MENUS["schedule"] + MENUS["scheduling_setup"]
+        + ["Administration", "Providers", "Downtime pack"],
     },
     "Billing": {
         "Patient": [READ, REVEAL_SSN],
         "PatientDocument": [READ],
         "Provider": [READ],
-        "menus": ["Patients", "Find patient", "Patient list"],
+        "Appointment": [READ],  # which visits happened, to charge them
+        "menus": ["Patients", "Find patient", "Patient list", "Schedule", "Calendar"],
     },
     "Clinician": {
         "Patient": [READ],
         "PatientDocument": [READ, WRITE, READ_CLINICAL],
         "ResultsLetter": [WRITE],
         "Provider": [READ],
-        "menus": ["Patients", "Find patient", "My patients", "Patient list"],
+        "Appointment": [READ, UPDATE_STATUS],  # rooms and completes their visits; books nothing
+        "FlowBoard": [READ],
+        "menus": ["Patients", "Find patient", "My patients", "Patient list", "Schedule", "Calendar", "Flow board"],
     },
     "OfficeManager": {
         "Patient": [READ, WRITE, MERGE, RESTRICT, REVEAL_SSN],
@@ -47,7 +62,14 @@ ROLE_DEFINITIONS = {
         "Disclosure": [READ, WRITE],
         "Provider": [READ, WRITE],
         "DowntimePack": [PRINT],
-        "menus": MENUS["patients"] + ["Administration", "Providers", "Downtime pack"],
+        "Appointment": [READ, WRITE, UPDATE_STATUS, OVERBOOK],
+        "FlowBoard": [READ],
+        "Waitlist": [READ, WRITE],
+        "SchedulingSetup": [READ, WRITE],
+        "AppointmentLetter": [PRINT],
+        "ReminderOutbox": [READ],
+        "menus": MENUS["patients"] + MENUS["schedule"] + MENUS["scheduling_setup"]
+        + ["Administration", "Providers", "Downtime pack", "Reminders"],
     },
     "Auditor": {
         "AuditTrail": [READ],

@@ -416,3 +416,39 @@ def withdraw(session, *, document, reason, clinical, user_id=None):
     document.withdrawn_by_fk = user_id
     session.commit()
     return document
+
+
+# --------------------------------------------------------------------------- housekeeping
+
+STORED_NAME_RE = re.compile(r"^\d{4}/\d{2}/(?:\.)?[0-9a-f]{32}(?:\.part)?$")
+
+
+def orphan_files(session, *, older_than=timedelta(hours=24), folder=None, now=None):
+    """Stored files without a document row (a process died between writing and committing),
+    left longer than `older_than` so uploads in flight are never touched; relative paths, sorted."""
+    folder = os.path.realpath(folder or upload_folder())
+    cutoff = (now or utcnow()).timestamp() - older_than.total_seconds()
+    found = []
+    for directory, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(directory, name)
+            relative = os.path.relpath(path, folder).replace(os.sep, "/")
+            if STORED_NAME_RE.match(relative) and os.lstat(path).st_mtime < cutoff:
+                found.append(relative)
+    if not found:
+        return []
+    known = set()
+    stored = [n for n in found if not n.rsplit("/", 1)[1].startswith(".")]
+    for start in range(0, len(stored), 500):
+        known.update(session.scalars(select(PatientDocument.stored_name).where(
+            PatientDocument.stored_name.in_(stored[start:start + 500]))))
+    return sorted(n for n in found if n not in known)
+
+
+def sweep_orphans(session, *, older_than=timedelta(hours=24), folder=None, now=None):
+    """Delete orphan_files(); return the relative paths removed."""
+    folder = os.path.realpath(folder or upload_folder())
+    removed = orphan_files(session, older_than=older_than, folder=folder, now=now)
+    for relative in removed:
+        _remove(os.path.join(folder, *relative.split("/")))
+    return removed

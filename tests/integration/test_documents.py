@@ -262,3 +262,30 @@ def test_a_damaged_stored_file_is_not_served(patient, upload_folder):
     (upload_folder / doc.stored_name).unlink()
     with pytest.raises(document_service.StoredFileError):
         document_service.read_content(doc)
+
+
+def test_sweep_removes_old_orphan_files_only(patient, upload_folder, runner):
+    kept = store(patient)
+    orphan_dir = upload_folder / "2026" / "01"
+    orphan_dir.mkdir(parents=True, exist_ok=True)
+    orphan = orphan_dir / ("ab" * 16)
+    leftover = orphan_dir / (".%s.part" % ("cd" * 16))
+    fresh = orphan_dir / ("ef" * 16)
+    stranger = orphan_dir / "notes.txt"  # not a name the app makes: never touched
+    for path in (orphan, leftover, fresh, stranger):
+        path.write_bytes(b"x")
+    old = 1_700_000_000  # 2023
+    for path in (orphan, leftover, stranger, upload_folder / kept.stored_name):
+        os.utime(path, (old, old))
+
+    dry = runner.invoke(args=["clinic", "sweep-uploads", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "2 orphan file(s) found." in dry.output and orphan.exists()
+
+    result = runner.invoke(args=["clinic", "sweep-uploads"])
+    assert result.exit_code == 0, result.output
+    assert "2 orphan file(s) removed." in result.output
+    assert not orphan.exists() and not leftover.exists()
+    assert fresh.exists() and stranger.exists()  # too young / not ours
+    assert (upload_folder / kept.stored_name).exists()  # has its row
+    assert document_service.read_content(kept) == pdf_bytes()

@@ -116,6 +116,11 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_USE_TLS = _bool("MAIL_USE_TLS")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "clinic@localhost")
+    MAIL_TIMEOUT = int(os.environ.get("MAIL_TIMEOUT", "30"))  # seconds per SMTP operation
+    # Appointment reminders (`flask clinic send-reminders`): queued this many hours before the
+    # visit; a reminder the mail server refused this many times is marked failed.
+    REMINDER_LEAD_HOURS = int(os.environ.get("REMINDER_LEAD_HOURS", "48"))
+    REMINDER_MAX_ATTEMPTS = int(os.environ.get("REMINDER_MAX_ATTEMPTS", "5"))
 
     # HTTP: behind a TLS-terminating proxy set BEHIND_PROXY=1 (trust X-Forwarded-*)
     # and FORCE_HTTPS=1 (redirect plain HTTP).

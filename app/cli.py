@@ -192,5 +192,6 @@ from . import cli_i18n  # noqa: E402,F401
 from . import cli_reports  # noqa: E402,F401
 from . import cli_crypto  # noqa: E402,F401
 from . import cli_downtime  # noqa: E402,F401
+from . import cli_reminders  # noqa: E402,F401
 from . import cli_scheduling  # noqa: E402,F401
 from . import cli_documents  # noqa: E402,F401

@@ -1,6 +1,7 @@
 """Which patient letters exist in which language, and what a letter falls back to without one."""
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from jinja2 import TemplateNotFound
 
 from app.documents import letters
 from app.reports import Column, Param, Report
@@ -20,9 +21,17 @@ def query(conn, p):
                 "kind": kind,
                 "language": lang,
                 "present": present,
-                "written_in": lang if present else letters.choose_language(kind, lang),
+                "written_in": lang if present else _fallback(kind, lang),
             })
     return rows
+
+
+def _fallback(kind, lang):
+    """The language the letter is printed in instead; None when the kind has no template at all."""
+    try:
+        return letters.choose_language(kind, lang)
+    except TemplateNotFound:
+        return None
 
 
 REPORT = Report(

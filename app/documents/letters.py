@@ -12,10 +12,11 @@ lists, dicts): an edited template cannot reach Python objects, the database or f
 import functools
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_time
 from flask import current_app
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -24,7 +25,8 @@ from ..services import languages, phones
 from ..services.patients import address_lines
 from .pdf import render_pdf
 
-KINDS = ("results",)  # later capabilities add theirs (appointment_confirmation, no_show ...)
+KINDS = ("results", "appointment_confirmation", "appointment_reminder", "no_show")
+APPOINTMENT_KINDS = ("appointment_confirmation", "appointment_reminder", "no_show")
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Letter:
     body_html: str
     pdf: bytes = b""
     seconds: float = 0.0
+    exports: dict = field(default_factory=dict)  # other strings the template sets (subject, summary)
 
     @property
     def fell_back(self):
@@ -90,6 +93,11 @@ def _locale(lang):
         return Locale.parse("en")
 
 
+def text_direction(lang):
+    """"rtl" or "ltr" for a letter language."""
+    return _locale(lang).text_direction
+
+
 def patient_data(patient, lang):
     """What a letter may say about the patient: plain strings only."""
     region = current_app.config["CLINIC_COUNTRY"]
@@ -110,6 +118,27 @@ def clinic_data():
     return {"name": cfg["CLINIC_NAME"], "address": cfg.get("CLINIC_ADDRESS", ""), "phone": cfg.get("CLINIC_PHONE", "")}
 
 
+def appointment_data(appointment, lang, *, email=False):
+    """What an appointment letter or reminder may say: when, with whom, where; never the reason."""
+    zone = ZoneInfo(appointment.timezone)
+    start = appointment.start_at.astimezone(zone)
+    locale = _locale(lang)
+    location = appointment.location
+    return {
+        "email": email,  # True: the e-mail version (no postal address block)
+        "appointment": {
+            "date": format_date(start.date(), "full", locale=locale),
+            "time": format_time(start, "short", tzinfo=zone, locale=locale),
+            "minutes": appointment.duration_minutes,
+            "provider": appointment.provider.display_name,
+            "location": location.name,
+            "location_address": location.address or "",
+            "telehealth": bool(appointment.type.telehealth),
+            "join_url": appointment.telehealth_url or "",
+        },
+    }
+
+
 def render(kind, patient, data, *, today, with_pdf=True):
     """Write letter `kind` to `patient` in the patient's language (or the fallback)."""
     started = time.perf_counter()
@@ -125,11 +154,13 @@ def render(kind, patient, data, *, today, with_pdf=True):
     module = environment().get_template(f"{kind}/{lang}.html").make_module(context)
     body = str(module)
     title = str(getattr(module, "title", kind))
+    exports = {name: str(value) for name, value in module.__dict__.items()
+               if not name.startswith("_") and isinstance(value, str)}
     pdf = b""
     if with_pdf:
         pdf = render_pdf("documents/letter.html", locale=_pdf_locale(lang), title=title, body=body,
                          letter_lang=lang, letter_dir=_locale(lang).text_direction)
-    return Letter(kind, lang, wanted, title, body, pdf, time.perf_counter() - started)
+    return Letter(kind, lang, wanted, title, body, pdf, time.perf_counter() - started, exports)
 
 
 def _pdf_locale(lang):
@@ -155,7 +186,11 @@ SAMPLE = {
     "today": "2026-11-27",
     "language_name": "Spanish",
 }
-SAMPLE_BY_KIND = {"results": {"test_name": "lipid panel", "result": "abnormal", "note": "Note.", "clinician": "Dr. Ruiz"}}
+_SAMPLE_APPOINTMENT = {"email": False, "appointment": {
+    "date": "Monday, March 15, 2027", "time": "9:00 AM", "minutes": 30, "provider": "Ana Ruiz, MD",
+    "location": "Main street", "location_address": "1 Main St", "telehealth": False, "join_url": ""}}
+SAMPLE_BY_KIND = {"results": {"test_name": "lipid panel", "result": "abnormal", "note": "Note.", "clinician": "Dr. Ruiz"},
+                  **{kind: _SAMPLE_APPOINTMENT for kind in APPOINTMENT_KINDS}}
 
 
 def check_templates(kinds=KINDS):

@@ -179,6 +179,7 @@ class Appointment(AuditMixin, Model):
         Index("ix_appointment_provider_start", "provider_id", "start_at"),
         Index("ix_appointment_patient_start", "patient_id", "start_at"),
         Index("ix_appointment_room_start", "room_id", "start_at"),
+        Index("ix_appointment_location_start", "location_id", "start_at"),  # a location's day (flow board)
         Index("ix_appointment_series", "series_id"),
         CheckConstraint("end_at > start_at", name="ck_appointment_order"),
         CheckConstraint("status IN ('booked', 'confirmed', 'arrived', 'in_room', 'completed', 'checked_out', "

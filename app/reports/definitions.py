@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from babel.numbers import NumberFormatError, parse_pattern
 from sqlalchemy import case, null
 
-COLUMN_TYPES = ("text", "int", "decimal", "money", "date", "percent", "language", "bool")
+COLUMN_TYPES = ("text", "int", "decimal", "money", "date", "time", "percent", "language", "bool")
 NUMERIC_TYPES = ("int", "decimal", "money", "percent")
 PARAM_TYPES = ("date", "daterange", "provider", "language", "choice", "int", "bool", "text")
 CHART_TYPES = ("bar", "line", "pie")
@@ -119,6 +119,8 @@ class Param:
 class Column:
     """A result column: `key` in the query's rows, a translated label, a type and a format.
 
+    time: a wall-clock time (datetime.time, shown as is: no time-zone conversion), format
+    "short"/"medium" or a CLDR pattern.
     format: dates "short"/"medium"/"long"/"full"/"month"/"year" or a CLDR pattern; numbers
     a CLDR number pattern ("#,##0.0"); money the ISO 4217 currency (default CLINIC_CURRENCY).
     total: "sum" (numbers) or "count" (non-empty cells; for bool: the ticked ones).
@@ -166,6 +168,9 @@ class Report:
     roles: tuple = ()
     patient_data: bool = False
     order: int = 100
+    # A column key: the PDF prints one section per value of that column (a heading, then its
+    # rows without that column), each section on a new page. The query sorts by it.
+    group_by: str = None
     name: str = None
     source: str = None  # the file it came from
 
@@ -335,6 +340,9 @@ def check_report(report, where):
                     bad(label, f"format {column.format!r} is not a number pattern: {exc}")
             elif column.type == "money" and not re.match(r"^[A-Z]{3}$", column.format):
                 bad(label, f"format {column.format!r} is not an ISO 4217 currency code")
+
+    if report.group_by is not None and report.group_by not in keys:
+        bad("group_by", f"{report.group_by!r} is not a column of this report")
 
     # chart
     chart = report.chart

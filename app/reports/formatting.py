@@ -2,7 +2,7 @@
 import datetime as dt
 from decimal import Decimal
 
-from babel.dates import format_skeleton
+from babel.dates import format_skeleton, format_time
 from flask_babel import format_currency, format_date, format_decimal, format_percent, get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -48,6 +48,8 @@ def localized(column, value):
         if fmt in DATE_SKELETONS:
             return format_skeleton(DATE_SKELETONS[fmt], value, locale=get_locale())
         return format_date(value, fmt)
+    if kind == "time":  # a wall-clock time at its place: formatted, never moved to another zone
+        return format_time(value, column.format or "short", locale=get_locale())
     if kind == "language":
         return languages.name(value, str(get_locale() or "en"))
     if kind == "bool":
@@ -64,6 +66,8 @@ def plain(column, value):
     kind = column.type
     if kind == "date":
         return _local_date(value).isoformat()
+    if kind == "time":
+        return value.isoformat(timespec="minutes")
     if kind == "percent":  # a fraction, to six places (0.459790), not a float's 17 digits
         return format(Decimal(str(round(float(value), 6))).normalize(), "f")
     if kind in ("decimal", "money"):
@@ -81,7 +85,7 @@ def sort_key(column, value):
         return format(Decimal(str(value)), "f")
     if column.type == "bool":
         return "1" if value else "0"
-    if column.type == "date":
+    if column.type in ("date", "time"):
         return plain(column, value)
     return localized(column, value).casefold()
 

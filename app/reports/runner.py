@@ -381,14 +381,40 @@ def generated_line(result):
     return _l("Generated %(when)s by %(who)s", when=format_datetime(result.generated_at, "medium"), who=result.generated_by)
 
 
+def groups(result, headers, body, totals):
+    """[(heading, headers, rows, totals or None)]: one section per run of equal values in the
+    report's group_by column (rows come sorted by it), without that column; the totals go
+    under the last section. One section with every column without group_by."""
+    key = result.report.group_by
+    if key is None or not body:
+        return [(None, headers, body, totals)]
+    at = next(i for i, h in enumerate(headers) if h["key"] == key)
+
+    def drop(cells):
+        return cells[:at] + cells[at + 1:]
+
+    sections = []
+    for row in body:
+        heading = row[at]["text"]
+        if not sections or sections[-1][0] != heading:
+            sections.append((heading, drop(headers), [], None))
+        sections[-1][2].append(drop(row))
+    if totals:
+        heading, section_headers, rows, _ = sections[-1]
+        sections[-1] = (heading, section_headers, rows, drop(totals))
+    return sections
+
+
 def to_pdf(result):
-    """The report as PDF bytes: letterhead, title, parameters, generated at/by, table, totals, chart."""
+    """The report as PDF bytes: letterhead, title, parameters, generated at/by, table (one section
+    per group, each on a new page, when the report has group_by), totals, chart."""
     from ..documents.pdf import render_pdf
 
     headers, body, totals = table(result)
-    wide = len(headers) > 6
+    sections = groups(result, headers, body, totals)
+    wide = len(sections[0][1]) > 6
     return render_pdf("documents/report.html", locale=result.locale, title=str(result.report.title),
-                      result=result, headers=headers, body=body, totals=totals, chart=chart_svg(result),
+                      result=result, sections=sections, chart=chart_svg(result),
                       generated=generated_line(result), page_size="Letter landscape" if wide else "Letter")
 
 

@@ -659,3 +659,320 @@ def patient_count(session):
 
 def has_patients(session):
     return session.scalar(select(Patient.id).limit(1)) is not None
+
+
+# --------------------------------------------------------------------------- schedule
+
+# (name, IANA time zone, address): the Boston practice and its West Coast satellite.
+DEMO_LOCATIONS = (
+    ("Boston – Tremont Street", "America/New_York", "100 Tremont St, Boston, MA 02108"),
+    ("Los Angeles – Wilshire", "America/Los_Angeles", "3700 Wilshire Blvd, Los Angeles, CA 90010"),
+)
+ROOMS_PER_LOCATION = 8  # one per provider working there, so rooms never clash
+# (name, minutes, colour, new patient, telehealth, share of bookings)
+DEMO_TYPES = (
+    ("Follow-up", 15, "#0072B2", False, False, 30),
+    ("Office visit", 30, "#009E73", False, False, 30),
+    ("New patient visit", 45, "#E69F00", True, False, 10),
+    ("Annual physical", 60, "#CC79A7", False, False, 8),
+    ("Telehealth visit", 30, "#56B4E9", False, True, 14),
+    ("Vaccination", 15, "#D55E00", False, False, 8),
+)
+# Weekly hours: morning and afternoon blocks (local wall clock), lunch in between.
+DEMO_BLOCKS = ((dtime(8, 30), dtime(12, 0)), (dtime(13, 0), dtime(17, 0)))
+# Per demo provider (index in DEMO_PROVIDERS): {weekday: location index}; default Mon-Fri in Boston.
+DEMO_WEEKS = {
+    3: {0: 0, 1: 0, 2: 0, 3: 0},  # Mon-Thu
+    4: {d: 1 for d in range(5)},  # works in Los Angeles
+    5: {1: 0, 2: 0, 3: 0, 4: 0},  # Tue-Fri
+    7: {0: 0, 1: 0, 2: 0, 3: 1, 4: 1},  # Boston Mon-Wed, Los Angeles Thu-Fri
+}
+SCHEDULE_PAST_DAYS, SCHEDULE_FUTURE_DAYS = 14, 28
+SLOT_MINUTES = 15
+VISIT_REASONS = ("Blood pressure check", "Cough for two weeks", "Medication review", "Back pain",
+                 "Lab results", "Follow-up after hospital stay", "Diabetes check", "Rash", "Knee pain",
+                 "Headaches", "Prenatal visit", "Well-child visit")
+CANCEL_REASONS = ("The patient called to cancel.", "The patient is travelling.", "Rescheduled at the patient's request.",
+                  "The provider is unavailable.")
+# The statuses an appointment passed through to reach each status.
+STATUS_PATHS = {
+    "booked": ("booked",),
+    "confirmed": ("booked", "confirmed"),
+    "arrived": ("booked", "confirmed", "arrived"),
+    "in_room": ("booked", "confirmed", "arrived", "in_room"),
+    "completed": ("booked", "confirmed", "arrived", "in_room", "completed"),
+    "checked_out": ("booked", "confirmed", "arrived", "in_room", "completed", "checked_out"),
+    "cancelled": ("booked", "cancelled"),
+    "no_show": ("booked", "confirmed", "no_show"),
+}
+
+
+def day_plan(r, blocks, types, fill):
+    """Sequential, non-overlapping appointments for one provider-day: [(start_local, type)].
+
+    `blocks` are (start, end) naive local datetimes, `types` (type, minutes, cumulative
+    weights) from _weighted, `fill` the share of time booked. Starts fall on the 15-minute
+    grid; free time is left in 15-minute steps. Used by the demo and the schedule benchmark.
+    """
+    values, cum = types
+    step = timedelta(minutes=SLOT_MINUTES)
+    out = []
+    for start, end in blocks:
+        cursor = start
+        while cursor + step <= end:
+            if r.random() >= fill:
+                cursor += step
+                continue
+            kind = values[bisect.bisect_right(cum, r.random())]
+            length = timedelta(minutes=kind[1])
+            if cursor + length > end:
+                cursor += step
+                continue
+            out.append((cursor, kind))
+            cursor += length
+    return out
+
+
+def ensure_schedule_setup(session):
+    """Locations, rooms, appointment types and the demo providers' weekly hours (idempotent)."""
+    from ..models import AppointmentType, Location, ProviderHours, Room
+    from . import scheduling
+
+    locations = []
+    for index, (name, tz, address) in enumerate(DEMO_LOCATIONS):
+        location = session.scalar(select(Location).where(Location.name == name))
+        if location is None:
+            location = scheduling.add_location(session, name=name, timezone=tz, address=address)
+            session.add_all(Room(location=location, name=f"Exam {n}") for n in range(1, ROOMS_PER_LOCATION + 1))
+            session.commit()
+        locations.append(location)
+    types = []
+    for name, minutes, colour, new_patient, telehealth, _share in DEMO_TYPES:
+        kind = session.scalar(select(AppointmentType).where(AppointmentType.name == name))
+        if kind is None:
+            kind = scheduling.add_type(session, name=name, default_duration=minutes, colour=colour,
+                                       new_patient=new_patient, telehealth=telehealth)
+        types.append(kind)
+    providers = []
+    for index, spec in enumerate(DEMO_PROVIDERS):
+        provider = session.scalar(select(Provider).where(Provider.npi == demo_npi(index)))
+        if provider is None:
+            continue
+        week = DEMO_WEEKS.get(index, {d: 0 for d in range(5)})
+        if provider.colour is None:
+            provider.colour = PALETTE_PROVIDERS[index % len(PALETTE_PROVIDERS)]
+        if provider.default_location_id is None:
+            provider.default_location_id = locations[max(set(week.values()), key=list(week.values()).count)].id
+        if session.scalar(select(ProviderHours.id).where(ProviderHours.provider_id == provider.id).limit(1)) is None:
+            for weekday, loc in week.items():
+                for start, end in DEMO_BLOCKS:
+                    session.add(ProviderHours(provider_id=provider.id, location_id=locations[loc].id, weekday=weekday,
+                                              start_time=start, end_time=end))
+        providers.append((index, provider, week))
+    session.commit()
+    return locations, types, providers
+
+
+PALETTE_PROVIDERS = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+
+
+def _local_instant(day, at, tz_name):
+    from . import scheduling
+
+    return scheduling.local_to_utc(datetime.combine(day, at), tz_name)
+
+
+def _demo_exceptions(session, providers, locations, today):
+    """A few absences: a past leave day, a week of leave ahead, a blocked afternoon. [(provider id, start, end)]"""
+    from ..models.scheduling import ProviderException
+
+    def weekday_from(day, n):
+        """The n-th weekday after (n > 0) or before (n < 0) `day`."""
+        step = 1 if n > 0 else -1
+        while n:
+            day += timedelta(days=step)
+            if day.weekday() < 5:
+                n -= step
+        return day
+
+    tz = locations[0].timezone
+    plan = []
+    by_index = {index: provider for index, provider, _ in providers}
+    if 5 in by_index:  # a sick day last week
+        day = weekday_from(today, -6)
+        plan.append((by_index[5], _local_instant(day, dtime(0), tz), _local_instant(day + timedelta(days=1), dtime(0), tz),
+                     "leave", "Sick day"))
+    if 1 in by_index:  # holidays in two weeks
+        first = weekday_from(today, 8)
+        plan.append((by_index[1], _local_instant(first, dtime(0), tz), _local_instant(first + timedelta(days=5), dtime(0), tz),
+                     "leave", "Holidays"))
+    if 2 in by_index:  # a staff meeting
+        day = weekday_from(today, 2)
+        plan.append((by_index[2], _local_instant(day, dtime(13), tz), _local_instant(day, dtime(15), tz),
+                     "blocked", "Staff meeting"))
+    existing = session.scalar(select(ProviderException.id).limit(1))
+    if existing is None:
+        session.add_all(ProviderException(provider_id=p.id, start_at=s, end_at=e, kind=k, reason=why)
+                        for p, s, e, k, why in plan)
+        session.commit()
+    return [(e.provider_id, e.start_at, e.end_at) for e in session.scalars(select(ProviderException))]
+
+
+def _demo_status(r, start_at, end_at, now, today_local, day):
+    """A realistic status for an appointment at this time, seen from `now`."""
+    if end_at <= now:
+        if day < today_local:
+            x = r.random()
+            return "no_show" if x < 0.07 else "cancelled" if x < 0.15 else "completed" if x < 0.17 else "checked_out"
+        x = r.random()
+        return "no_show" if x < 0.06 else "completed" if x < 0.2 else "checked_out"
+    if start_at <= now:
+        return "in_room" if r.random() < 0.7 else "arrived"
+    if start_at <= now + timedelta(minutes=20):
+        return "arrived" if r.random() < 0.4 else "confirmed"
+    x = r.random()
+    if day == today_local:
+        return "cancelled" if x < 0.05 else "booked" if x < 0.3 else "confirmed"
+    return "cancelled" if x < 0.1 else "confirmed" if x < 0.35 else "booked"
+
+
+def _status_times(r, status, start_at, end_at, now):
+    """(status, when) along STATUS_PATHS[status]; never in the future, never going back in time."""
+    booked = start_at - timedelta(days=r.randint(1, 30), minutes=r.randint(0, 600))
+    wanted = {
+        "booked": booked,
+        "confirmed": start_at - timedelta(days=1, minutes=r.randint(0, 300)),
+        "arrived": start_at - timedelta(minutes=r.randint(2, 15)),
+        "in_room": start_at + timedelta(minutes=r.randint(0, 8)),
+        "completed": end_at - timedelta(minutes=r.randint(0, 3)),
+        "checked_out": end_at + timedelta(minutes=r.randint(2, 10)),
+        "no_show": start_at + timedelta(minutes=20),
+    }
+    out, last = [], None
+    for step in STATUS_PATHS[status]:
+        when = wanted.get(step)
+        if when is None:  # cancelled: some time after booking, before the visit
+            when = last + (min(start_at, now) - last) * r.random()
+        when = min(max(when, last or when), now)
+        out.append((step, when))
+        last = when
+    return out
+
+
+class _PatientPicker:
+    """Random eligible patients that are free at a time (a patient is never double-booked)."""
+
+    def __init__(self, session, r):
+        rows = session.execute(select(Patient.id, Patient.primary_provider_id)
+                               .where(Patient.status == "active").order_by(Patient.id)).all()
+        self.r = r
+        self.everyone = [pid for pid, _ in rows]
+        self.by_provider = {}
+        for pid, provider_id in rows:
+            self.by_provider.setdefault(provider_id, []).append(pid)
+        self.busy = {}
+
+    def pick(self, provider_id, start_at, end_at):
+        own = self.by_provider.get(provider_id) or self.everyone
+        for attempt in range(30):
+            pool = own if attempt < 10 and self.r.random() < 0.8 else self.everyone
+            pid = self.r.choice(pool)
+            if all(end_at <= s or e <= start_at for s, e in self.busy.get(pid, ())):
+                self.busy.setdefault(pid, []).append((start_at, end_at))
+                return pid
+        return None
+
+
+def seed_schedule(session, *, seed=DEFAULT_SEED, now=None, past_days=SCHEDULE_PAST_DAYS,
+                  future_days=SCHEDULE_FUTURE_DAYS):
+    """Locations, rooms, types, hours, a few absences and appointments from `past_days` ago to
+    `future_days` ahead, in statuses that fit their time (today: a live flow board).
+
+    Skipped when appointments exist. Appointments and their status history go in with
+    Core batch inserts; the slots are sequential per provider inside the working hours
+    and outside absences, patients are never double-booked and each provider keeps one
+    room, so the database's overlap guard accepts every row. Returns stats.
+    """
+    from zoneinfo import ZoneInfo
+
+    from ..models import Appointment, AppointmentStatusChange
+    from .scheduling import telehealth_link
+
+    started = time.perf_counter()
+    if not has_patients(session) or session.scalar(select(Appointment.id).limit(1)) is not None:
+        return None
+    r = random.Random(seed)
+    now = now or utcnow()
+    locations, types, providers = ensure_schedule_setup(session)
+    rooms = {loc.id: [room.id for room in loc.rooms] for loc in locations}
+    home_tz = ZoneInfo(locations[0].timezone)
+    today = now.astimezone(home_tz).date()
+    exceptions = _demo_exceptions(session, providers, locations, today)
+    weighted = _weighted([((kind, kind.default_duration), share) for kind, (*_, share) in zip(types, DEMO_TYPES)])
+    picker = _PatientPicker(session, r)
+    room_of = {}  # (provider, location) -> room: one per provider and location, so rooms never clash
+    for index, provider, week in providers:
+        for loc_index in sorted(set(week.values())):
+            loc = locations[loc_index]
+            taken = sum(1 for key in room_of if key[1] == loc.id)
+            room_of[(provider.id, loc.id)] = rooms[loc.id][taken]  # ROOMS_PER_LOCATION >= providers there
+
+    appointments, histories = [], []
+    for offset in range(-past_days, future_days + 1):
+        day = today + timedelta(days=offset)
+        # Busy near today, emptier further ahead (the future fills as patients call).
+        fill = 0.85 if offset <= 2 else max(0.3, 0.85 - 0.02 * offset)
+        for index, provider, week in providers:
+            if day.weekday() not in week:
+                continue
+            loc = locations[week[day.weekday()]]
+            tz = loc.timezone
+            blocks = [(datetime.combine(day, a), datetime.combine(day, b)) for a, b in DEMO_BLOCKS]
+            away = [(s, e) for pid, s, e in exceptions if pid == provider.id]
+            local_today = now.astimezone(ZoneInfo(tz)).date()
+            for start_local, (kind, minutes) in day_plan(r, blocks, weighted, fill):
+                start_at = _local_instant(day, start_local.time(), tz)
+                if start_at is None:
+                    continue  # a DST gap
+                end_at = start_at + timedelta(minutes=minutes)
+                if any(s < end_at and start_at < e for s, e in away):
+                    continue
+                patient_id = picker.pick(provider.id, start_at, end_at)
+                if patient_id is None:
+                    continue
+                status = _demo_status(r, start_at, end_at, now, local_today, day)
+                history = _status_times(r, status, start_at, end_at, now)
+                in_room = status in ("in_room", "completed", "checked_out")
+                appointments.append(dict(
+                    patient_id=patient_id, provider_id=provider.id, location_id=loc.id,
+                    room_id=room_of[(provider.id, loc.id)] if in_room else None, type_id=kind.id,
+                    start_at=start_at, end_at=end_at, start_local=start_local, timezone=tz, status=status,
+                    overbook=False, overbook_reason=None, overbook_by_fk=None,
+                    cancel_reason=r.choice(CANCEL_REASONS) if status == "cancelled" else None, series_id=None,
+                    reason=r.choice(VISIT_REASONS) if r.random() < 0.6 else None,
+                    telehealth_url=telehealth_link(kind, f"https://video.example.org/demo/{r.getrandbits(64):016x}"),
+                    version=len(history), created_on=history[0][1], changed_on=history[-1][1],
+                    created_by_fk=None, changed_by_fk=None,
+                ))
+                histories.append(history)
+
+    table, changes = Appointment.__table__, AppointmentStatusChange.__table__
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    counts = {}
+    for first in range(0, len(appointments), BATCH_SIZE):
+        rows = appointments[first:first + BATCH_SIZE]
+        ids = session.execute(statement, rows).scalars().all()
+        session.execute(insert(changes), [
+            dict(appointment_id=aid, from_status=(history[i - 1][0] if i else None), to_status=status,
+                 changed_at=when, changed_by_fk=None)
+            for aid, history in zip(ids, histories[first:first + BATCH_SIZE])
+            for i, (status, when) in enumerate(history)
+        ])
+        # Core inserts bypass the per-row audit capture: one event per batch says where they came from.
+        audit.append(session.connection(), action="create", object_type="Appointment",
+                     details={"source": "seed-demo", "seed": seed, "count": len(rows)})
+        session.commit()
+        for row in rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return {"appointments": len(appointments), "statuses": counts, "locations": len(locations),
+            "types": len(types), "seconds": time.perf_counter() - started}

@@ -155,7 +155,7 @@ def add_location(session, *, name, timezone, address=None, active=True):
 
 def add_type(session, *, name, default_duration, colour="#3a87ad", new_patient=False, telehealth=False):
     """Create an appointment type after checking its duration and colour."""
-    problems = _check_duration(default_duration, "default_duration") + check_colour(colour)
+    problems = check_duration(default_duration, "default_duration") + check_colour(colour)
     if not name:
         problems.append(("name", _l("This field is required.")))
     if problems:
@@ -206,13 +206,13 @@ def add_exception(session, *, provider, start_at, end_at, kind, reason=None):
 
 # --------------------------------------------------------------------------- checks
 
-def _check_duration(minutes, field="duration"):
+def check_duration(minutes, field="duration"):
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 < minutes <= MAX_DURATION:
         return [(field, _l("The duration must be between 1 and %(max)d minutes.", max=MAX_DURATION))]
     return []
 
 
-def _resolve(session, model, value):
+def resolve(session, model, value):
     """An object from an object or an id; None if there is no such row."""
     if value is None or isinstance(value, model):
         return value
@@ -221,7 +221,7 @@ def _resolve(session, model, value):
     return None
 
 
-def _inactive(field, item):
+def inactive_problem(field, item):
     return (field, _l("“%(name)s” is inactive.", name=str(item)))
 
 
@@ -294,7 +294,7 @@ def _check_booking(session, *, patient, provider, location, kind, room, start_at
         problems.append(("patient", _l("This patient is deceased.")))
     for field, item in (("provider", provider), ("location", location), ("type", kind), ("room", room)):
         if item is not None and not item.active:
-            problems.append(_inactive(field, item))
+            problems.append(inactive_problem(field, item))
     if room is not None and room.location_id != location.id:
         problems.append(("room", _l("This room is at another location.")))
     if provider.appointment_types and kind not in provider.appointment_types:
@@ -374,14 +374,14 @@ def _prepare(session, *, patient, provider, location, type, start_local, start_a
     for field, model, value in (("patient", Patient, patient), ("provider", Provider, provider),
                                 ("location", Location, location), ("type", AppointmentType, type),
                                 ("room", Room, room)):
-        obj = _resolve(session, model, value)
+        obj = resolve(session, model, value)
         if obj is None and (value is not None or field != "room"):
             problems.append((field, _l("Unknown value.") if value is not None else _l("This field is required.")))
         objs[field] = obj
     if duration is None and objs["type"] is not None:
         duration = objs["type"].default_duration
     if duration is not None or objs["type"] is not None:  # else the type's problem says it all
-        problems += _check_duration(duration)
+        problems += check_duration(duration)
     if problems:  # nothing more can be checked without these
         raise ValidationFailed(problems)
     location = objs["location"]
@@ -511,13 +511,21 @@ def reschedule(session, appointment, *, expected_version, start_local=None, star
     return appointment
 
 
+def _transition_problems(appointment, status):
+    """[(field, message)] if the workflow (TRANSITIONS) does not allow `status` next."""
+    old = appointment.status
+    if status in TRANSITIONS and status in TRANSITIONS.get(old, ()):
+        return []
+    return [("status", _l("An appointment that is %(current)s cannot become %(new)s.",
+                          current=STATUS_LABELS.get(old, old), new=STATUS_LABELS.get(status, _l("Unknown value."))))]
+
+
 def transition(session, appointment, status, *, expected_version=None, actor=None, reason=None):
     """Move an appointment along the status workflow (TRANSITIONS); illegal moves are refused."""
     old = appointment.status
-    if status not in TRANSITIONS or status not in TRANSITIONS[old]:
-        raise ValidationFailed([("status", _l(
-            "An appointment that is %(current)s cannot become %(new)s.",
-            current=STATUS_LABELS.get(old, old), new=STATUS_LABELS.get(status, _l("Unknown value."))))])
+    problems = _transition_problems(appointment, status)
+    if problems:
+        raise ValidationFailed(problems)
     if status == "cancelled" and (not reason or not str(reason).strip()):
         raise ValidationFailed([("cancel_reason", _l("This field is required."))])
     if expected_version is not None and appointment.version != expected_version:
@@ -543,6 +551,53 @@ def cancel(session, appointment, *, reason, expected_version=None, actor=None):
 
 def mark_no_show(session, appointment, *, expected_version=None, actor=None):
     return transition(session, appointment, "no_show", expected_version=expected_version, actor=actor)
+
+
+def room_patient(session, appointment, room, *, expected_version=None, actor=None):
+    """Put an arrived patient in `room` (object or id) and move to "in_room", in one commit.
+
+    Refused (nothing changes) if the move is illegal or the room is unknown, inactive or at
+    another location (ValidationFailed), or the room is taken: another active appointment
+    holds it at that time, or another patient is still in it (AppointmentConflictError).
+    """
+    room_obj = resolve(session, Room, room)
+    problems = _transition_problems(appointment, "in_room")
+    if room_obj is None:
+        problems.append(("room", _l("Unknown value.") if room is not None else _l("This field is required.")))
+    elif not room_obj.active:
+        problems.append(inactive_problem("room", room_obj))
+    elif room_obj.location_id != appointment.location_id:
+        problems.append(("room", _l("This room is at another location.")))
+    if problems:
+        raise ValidationFailed(problems)
+    if expected_version is not None and appointment.version != expected_version:
+        session.rollback()
+        raise StaleRecordError()
+    query = dict(provider_id=None, room_id=room_obj.id, patient_id=None, start_at=appointment.start_at,
+                 end_at=appointment.end_at, exclude_id=appointment.id)
+    conflicts = find_conflicts(session, **query)
+    seen = {c.appointment_id for c in conflicts}
+    for other in session.scalars(select(Appointment).where(
+            Appointment.room_id == room_obj.id, Appointment.status == "in_room", Appointment.id != appointment.id)):
+        if other.id not in seen:  # running late: the room is still occupied whatever the schedule says
+            conflicts.append(Conflict("room", other.id, other.start_local, _l(
+                "The room is still occupied by the visit of %(time)s.",
+                time=_show(other.start_local, other.timezone))))
+    if conflicts:
+        session.rollback()
+        raise AppointmentConflictError(conflicts)
+    old = appointment.status
+    appointment.room = room_obj
+    appointment.status = "in_room"
+    _record_status(session, appointment, old, "in_room", actor)
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise StaleRecordError() from None
+    except IntegrityError as exc:
+        raise _translate_race(session, exc, [query]) from None
+    return appointment
 
 
 def status_times(appointment):
@@ -621,6 +676,112 @@ def book_series(session, *, patient, provider, location, type, start_local, ever
     return booked, conflicts
 
 
+def following(session, appointment):
+    """This appointment and the later active occurrences of its series, earliest first
+    (just this one when it is not part of a series)."""
+    if not appointment.series_id:
+        return [appointment]
+    later = session.scalars(select(Appointment).where(
+        Appointment.series_id == appointment.series_id, Appointment.id != appointment.id, _active(),
+        Appointment.start_at > appointment.start_at).order_by(Appointment.start_at))
+    return [appointment, *later]
+
+
+def _dated(when, problems):
+    return [(f, _l("%(date)s: %(problem)s", date=when.strftime("%Y-%m-%d"), problem=m)) for f, m in problems]
+
+
+def cancel_following(session, appointment, *, reason, expected_version=None, actor=None):
+    """Cancel this appointment and the later active occurrences of its series, all or nothing.
+
+    Returns the cancelled appointments; any occurrence that cannot be cancelled refuses all.
+    """
+    items = following(session, appointment)
+    problems = []
+    if not reason or not str(reason).strip():
+        problems.append(("cancel_reason", _l("This field is required.")))
+    for item in items:
+        problems += _dated(item.start_local, _transition_problems(item, "cancelled"))
+    if problems:
+        session.rollback()
+        raise ValidationFailed(problems)
+    if expected_version is not None and appointment.version != expected_version:
+        session.rollback()
+        raise StaleRecordError()
+    for item in items:
+        old = item.status
+        item.status, item.cancel_reason = "cancelled", str(reason).strip()[:300]
+        _record_status(session, item, old, "cancelled", actor)
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise StaleRecordError() from None
+    return items
+
+
+def reschedule_following(session, appointment, *, expected_version, start_local=None, start_at=None,
+                         duration=None, provider=None, location=None, room=None, actor=None, now=None):
+    """Move this appointment and the later active occurrences of its series by the same
+    wall-clock shift (e.g. each Monday 09:00 becomes Tuesday 10:00), all or nothing.
+
+    `start_local` (or `start_at`) is this appointment's new start. Any problem or clash on any
+    occurrence refuses every move: ValidationFailed (problems dated) or AppointmentConflictError
+    listing every clash. Returns the moved appointments.
+    """
+    items = following(session, appointment)
+    new_location = resolve(session, Location, location) or appointment.location
+    if start_local is None and isinstance(start_at, datetime) and start_at.tzinfo is not None:
+        start_local = utc_to_local(start_at.astimezone(timezone.utc), new_location.timezone)
+    if not isinstance(start_local, datetime) or start_local.tzinfo is not None:
+        raise ValidationFailed([("start", _l("This field is required."))])
+    shift = start_local - appointment.start_local
+    moving = {item.id for item in items}
+    planned, problems, conflicts = [], [], []
+    for item in items:
+        if item.status not in ("booked", "confirmed"):
+            problems += _dated(item.start_local, [("status", _l(
+                "An appointment that is %(current)s cannot be moved.", current=STATUS_LABELS[item.status]))])
+            continue
+        when = item.start_local + shift
+        try:
+            values = _prepare(session, patient=item.patient, provider=provider or item.provider,
+                              location=location or item.location, type=item.type, start_local=when,
+                              start_at=None, duration=duration or item.duration_minutes,
+                              room=room if room is not None else item.room, now=now, exclude_id=item.id)
+        except ValidationFailed as exc:
+            problems += _dated(when, exc.problems)
+            continue
+        query = _conflict_query(values, exclude_id=item.id)
+        conflicts += [c for c in find_conflicts(session, **query) if c.appointment_id not in moving]
+        planned.append((item, values, query))
+    if problems:
+        session.rollback()
+        raise ValidationFailed(problems)
+    if conflicts:
+        session.rollback()
+        raise AppointmentConflictError(conflicts)
+    if appointment.version != expected_version:
+        session.rollback()
+        raise StaleRecordError()
+    # Move the occurrence furthest in the direction of travel first, so that no row lands on
+    # a time another occurrence of the series has not left yet (the database checks each row).
+    ordered = sorted(planned, key=lambda p: p[0].start_at, reverse=shift > timedelta(0))
+    try:
+        for item, values, _query in ordered:
+            for key, value in values.items():
+                setattr(item, key, value)
+            item.overbook, item.overbook_reason, item.overbook_by_fk = False, None, None
+            session.flush()
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise StaleRecordError() from None
+    except IntegrityError as exc:
+        raise _translate_race(session, exc, [q for _i, _v, q in planned]) from None
+    return [item for item, _v, _q in planned]
+
+
 # --------------------------------------------------------------------------- slots
 
 def find_slots(session, *, provider, type, start_date, end_date, location=None, duration=None, step=None,
@@ -630,12 +791,12 @@ def find_slots(session, *, provider, type, start_date, end_date, location=None, 
     Honours the weekly hours (local wall-clock at each location), exceptions and every
     active appointment of the provider; one query each for hours, exceptions and bookings.
     """
-    provider = _resolve(session, Provider, provider)
-    kind = _resolve(session, AppointmentType, type)
+    provider = resolve(session, Provider, provider)
+    kind = resolve(session, AppointmentType, type)
     if provider is None or kind is None:
         raise ValidationFailed([("type" if kind is None else "provider", _l("Unknown value."))])
     duration = duration or kind.default_duration
-    problems = _check_duration(duration)
+    problems = check_duration(duration)
     if end_date < start_date:
         problems.append(("end_date", _l("The end must be after the start.")))
     if problems:
@@ -643,7 +804,7 @@ def find_slots(session, *, provider, type, start_date, end_date, location=None, 
     step = timedelta(minutes=step or _config("SCHEDULING_SLOT_STEP", None) or duration)
     length = timedelta(minutes=duration)
     now = now or utcnow()
-    location_id = getattr(_resolve(session, Location, location), "id", None)
+    location_id = getattr(resolve(session, Location, location), "id", None)
 
     hours_stmt = select(ProviderHours, Location).join(Location).where(
         ProviderHours.provider_id == provider.id, Location.active.is_(True),

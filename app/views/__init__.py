@@ -20,11 +20,48 @@ def register_views(appbuilder):
                         category="Administration", category_label=_l("Administration"), category_icon="fa-cogs")
     appbuilder.add_view(DowntimePackView, "Downtime pack", label=_l("Downtime pack"), icon="fa-print",
                         category="Administration")
+    # Scheduling calendar (helper A1)
+    from .calendar import CalendarView
+
+    appbuilder.add_view(CalendarView, "Calendar", label=_l("Calendar"), icon="fa-calendar", category="Schedule",
+                        category_label=_l("Schedule"), category_icon="fa-calendar")
+    # Booking, appointment page, find a slot, chart panel (helper A2)
+    from .appointments import AppointmentView
+
+    appbuilder.add_view(AppointmentView, "Find a slot", href="/appointments/slots", label=_l("Find a slot"),
+                        icon="fa-search", category="Schedule", category_label=_l("Schedule"))
+    # Patient-flow board and its home cards (helper C)
+    from .flow import FlowBoardView
+
+    appbuilder.add_view(FlowBoardView, "Flow board", label=_l("Flow board"), icon="fa-random", category="Schedule",
+                        category_label=_l("Schedule"), category_icon="fa-calendar")
+    # Scheduling setup and waitlist (helper B)
+    from .scheduling_setup import AppointmentTypeView, LocationView, ProviderExceptionView, ProviderHoursView, RoomView
+    from .waitlist import WaitlistView
+
+    for view, name, label, icon in (
+        (LocationView, "Locations", _l("Locations"), "fa-building"),
+        (RoomView, "Rooms", _l("Rooms"), "fa-bed"),
+        (AppointmentTypeView, "Appointment types", _l("Appointment types"), "fa-tags"),
+        (ProviderHoursView, "Working hours", _l("Working hours"), "fa-clock-o"),
+        (ProviderExceptionView, "Time off", _l("Time off"), "fa-plane"),
+    ):
+        appbuilder.add_view(view, name, label=label, icon=icon, category="Administration")
+
+    appbuilder.add_view(WaitlistView, "Waitlist", label=_l("Waitlist"), icon="fa-hourglass-half", category="Schedule",
+                        category_label=_l("Schedule"), category_icon="fa-calendar")
     appbuilder.add_view(AuditTrailView, "Audit trail", label=_l("Audit trail"), icon="fa-shield",
                         category="Compliance", category_label=_l("Compliance"), category_icon="fa-shield")
     appbuilder.add_view_no_menu(DisclosureView)
     appbuilder.add_view_no_menu(PatientDocumentView)
     appbuilder.add_view_no_menu(ResultsLetterView)
+    # Appointment letters and the reminder outbox (helper D)
+    from .appointment_letters import AppointmentLetterView
+    from .reminders import ReminderOutboxView
+
+    appbuilder.add_view_no_menu(AppointmentLetterView)
+    appbuilder.add_view(ReminderOutboxView, "Reminders", label=_l("Reminders"), icon="fa-envelope",
+                        category="Administration")
     from .reports import register_report_views
 
     register_report_views(appbuilder)

@@ -36,9 +36,16 @@ def open_patient(pk):
     patient = db.session.get(Patient, pk) or abort(404)
     if access.needs_break_glass(db.session, g.user, patient):
         if not access.has_grant(session.get("break_glass"), patient.id):
-            abort(redirect(url_for("PatientDeskView.break_glass", pk=patient.id, next=request.path)))
+            back = request.full_path.rstrip("?") if request.method == "GET" else request.path
+            abort(redirect(url_for("PatientDeskView.break_glass", pk=patient.id, next=back)))
         g.break_glass = True  # every access under the grant is flagged for review
     return patient
+
+
+def _local_path(target):
+    """True for a path on this site ("/appointments/7"), never another host ("//evil", "https:...")."""
+    return target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target \
+        and all(ord(c) > 31 for c in target)
 
 
 def to_surviving_record(patient, anchor=""):
@@ -282,7 +289,7 @@ class PatientDeskView(BaseView):
         """Open a restricted record by giving a reason; the use is flagged in the audit trail."""
         patient = db.session.get(Patient, pk) or abort(404)
         target = request.args.get("next", "")
-        if not target.startswith(f"/patients/{pk}/") and not target.startswith(f"/disclosures/{pk}/"):
+        if not _local_path(target):
             target = url_for("PatientDeskView.chart", pk=pk)
         form = BreakGlassForm()
         if form.validate_on_submit():

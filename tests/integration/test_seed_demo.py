@@ -149,3 +149,98 @@ def test_same_seed_gives_the_same_patients_inline_or_in_a_second_process(app):
     assert inline == again
     if demo_seed.can_generate_in_background():
         assert list(demo_seed._batches_from_child(100, options)) == inline
+
+
+# --------------------------------------------------------------------------- the schedule
+
+def _active_overlaps(appointments, key):
+    """Pairs of active, not overbooked appointments sharing `key` (provider, room, patient) that overlap."""
+    by_key = {}
+    for a in appointments:
+        if a.status not in ("cancelled", "no_show") and not a.overbook and getattr(a, f"{key}_id") is not None:
+            by_key.setdefault(getattr(a, f"{key}_id"), []).append(a)
+    clashes = []
+    for items in by_key.values():
+        items.sort(key=lambda a: a.start_at)
+        clashes += [(x.id, y.id) for x, y in zip(items, items[1:]) if y.start_at < x.end_at]
+    return clashes
+
+
+def test_seed_demo_builds_a_schedule_that_obeys_the_booking_rules(seeded):
+    from zoneinfo import ZoneInfo
+
+    from app.models import Appointment, AppointmentStatusChange, AppointmentType, Location, ProviderHours
+    from app.models.base import utcnow
+    from app.models.scheduling import ProviderException
+    from app.services import scheduling
+
+    assert "appointments at 2 locations" in seeded
+    locations = db.session.scalars(select(Location)).all()
+    assert {loc.timezone for loc in locations} == {"America/New_York", "America/Los_Angeles"}
+    assert all(len(loc.rooms) >= 4 for loc in locations)
+    types = db.session.scalars(select(AppointmentType)).all()
+    assert 5 <= len(types) <= 6 and len({t.colour for t in types}) == len(types)
+    assert any(t.telehealth for t in types) and any(t.new_patient for t in types)
+    hours = db.session.scalars(select(ProviderHours)).all()
+    assert {h.weekday for h in hours} == {0, 1, 2, 3, 4}
+    assert {h.provider_id for h in hours} == {p.id for p in db.session.scalars(select(Provider))}
+    absences = db.session.scalars(select(ProviderException)).all()
+    assert absences
+
+    appointments = db.session.scalars(select(Appointment)).all()
+    assert len(appointments) > 500
+    for key in ("provider", "room", "patient"):
+        assert _active_overlaps(appointments, key) == [], key
+    now = utcnow()
+    statuses = {a.status for a in appointments}
+    assert {"checked_out", "no_show", "cancelled", "booked", "confirmed"} <= statuses
+    for a in appointments:
+        # Inside the provider's hours at the location, in its local time, outside every absence.
+        assert a.timezone == a.location.timezone
+        assert scheduling.local_to_utc(a.start_local, a.timezone) == a.start_at
+        assert scheduling.within_hours(db.session, a.provider_id, a.location, a.start_at, a.end_at), a.id
+        if a.is_active:
+            assert not any(e.provider_id == a.provider_id and e.start_at < a.end_at and a.start_at < e.end_at
+                           for e in absences), a.id
+        if a.end_at <= now:
+            assert a.status not in ("booked", "confirmed", "arrived", "in_room"), (a.id, a.status)
+        if a.start_at > now + timedelta(minutes=30):
+            assert a.status in ("booked", "confirmed", "cancelled"), (a.id, a.status)
+        assert (a.telehealth_url or "").startswith("https://") == a.type.telehealth
+        assert (a.room_id is not None) == (a.status in ("in_room", "completed", "checked_out"))
+        assert a.room is None or a.room.location_id == a.location_id
+    earliest = min(a.start_at for a in appointments)
+    latest = max(a.start_at for a in appointments)
+    assert timedelta(days=11) <= now - earliest <= timedelta(days=15)  # 14 days back, weekends aside
+    assert timedelta(days=25) <= latest - now <= timedelta(days=29)
+
+    # Today (at each appointment's location) has a flow board's worth of appointments.
+    today = [a for a in appointments if a.start_local.date() == now.astimezone(ZoneInfo(a.timezone)).date()]
+    if now.astimezone(ZoneInfo("America/New_York")).weekday() < 5:
+        assert len(today) >= 20
+
+    # Each appointment's history leads to its status, in time order, never in the future.
+    changes = {}
+    for change in db.session.scalars(select(AppointmentStatusChange).order_by(AppointmentStatusChange.id)):
+        changes.setdefault(change.appointment_id, []).append(change)
+    for a in appointments:
+        history = changes[a.id]
+        assert history[0].from_status is None and history[0].to_status == "booked"
+        assert history[-1].to_status == a.status and a.version == len(history)
+        for before, after in zip(history, history[1:]):
+            assert after.from_status == before.to_status
+            assert after.to_status in scheduling.TRANSITIONS[before.to_status]
+            assert before.changed_at <= after.changed_at <= now
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "Appointment")).all()
+    assert sum(json.loads(e.details)["count"] for e in events) == len(appointments)
+
+
+def test_seed_demo_again_leaves_the_schedule_alone(seeded, runner):
+    from app.models import Appointment, Location
+
+    count = db.session.scalar(select(func.count()).select_from(Appointment))
+    result = runner.invoke(args=["clinic", "seed-demo", "--patients", "50"])
+    assert result.exit_code == 0, result.output
+    assert "skipped seeding the schedule" in result.output
+    assert db.session.scalar(select(func.count()).select_from(Appointment)) == count
+    assert db.session.scalar(select(func.count()).select_from(Location)) == 2

@@ -45,11 +45,22 @@ def test_break_glass_opens_the_record_and_flags_every_access(client, login_as, r
     assert json.loads(events[0].details)["reason"] == "Patient at the desk asking to update address"
 
 
-def test_break_glass_next_cannot_leave_the_patient(client, login_as, restricted):
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example/", "evil"])
+def test_break_glass_next_cannot_leave_the_site(client, login_as, restricted, target):
     login_as("FrontDesk")
-    resp = client.post(f"/patients/{restricted.id}/break-glass?next=https://evil.example/",
+    resp = client.post(f"/patients/{restricted.id}/break-glass", query_string={"next": target},
                        data={"reason": "Patient at the desk, urgent", "csrf_token": client.csrf_token})
     assert resp.headers["Location"].endswith(f"/patients/{restricted.id}/chart")
+
+
+def test_break_glass_returns_to_the_screen_that_asked_with_its_query(client, login_as, restricted):
+    login_as("FrontDesk")
+    asked = client.get(f"/appointments/book?patient={restricted.id}")
+    assert asked.status_code == 302 and "break-glass" in asked.headers["Location"]
+    resp = client.post(asked.headers["Location"], data={"reason": "Booking the patient's follow-up visit",
+                                                        "csrf_token": client.csrf_token})
+    assert resp.headers["Location"].endswith(f"/appointments/book?patient={restricted.id}")
+    assert client.get(resp.headers["Location"]).status_code == 200
 
 
 def test_primary_provider_opens_own_restricted_patient_without_break_glass(client, login_as):

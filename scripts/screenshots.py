@@ -9,6 +9,8 @@ on 127.0.0.1 and drives Debian's Chromium through four screens:
     patient-chart.png            the chart of the filled-in patient
     register-validation-error.png registration with a birth date in the future
     duplicate-warning.png         registering someone who is already there
+    calendar-day.png              today's schedule, providers side by side (demo schedule)
+    flow-board.png                the patient-flow board of today
 
 Nothing is fetched from another host (requests elsewhere are aborted and reported).
 """
@@ -83,6 +85,7 @@ def build_app(workdir, patients):
         for person in NAMESAKES:
             patient_service.register(db.session, dict(person, country="US"), allow_duplicate=True, region="US")
         db.session.commit()
+        demo_seed.seed_schedule(db.session, seed=2026)
         return app, patient.id
 
 
@@ -181,6 +184,14 @@ def take_screenshots(base_url, patient_id, out):
             page.click("button[type=submit]")
         page.wait_for_selector("#possible-duplicates")
         shoot(page, os.path.join(out, "duplicate-warning.png"))
+
+        page.goto("/schedule/")
+        page.wait_for_selector(".cd-appt")
+        shoot(page, os.path.join(out, "calendar-day.png"))
+
+        page.goto("/flow/")
+        page.wait_for_selector("#flow-board")
+        shoot(page, os.path.join(out, "flow-board.png"))
 
         ctx.close()
         browser.close()

@@ -106,10 +106,10 @@ def columns(session, providers, days, location):
             if start < day_end and day_start < end:
                 grid[(d, item.provider_id)].away.append(Block(max(start, day_start), min(end, day_end), item.kind))
 
-    # scheduling._overlapping bounds start_at from below too, so the index reads only the window.
+    # scheduling.overlapping bounds start_at from below too, so the index reads only the window.
     appointments = session.scalars(
         select(Appointment).where(Appointment.provider_id.in_(ids),
-                                  *scheduling._overlapping(window_start, window_end))
+                                  *scheduling.overlapping(window_start, window_end))
         .options(joinedload(Appointment.patient), joinedload(Appointment.type), joinedload(Appointment.location))
         .order_by(Appointment.start_at, Appointment.id))
     for appointment in appointments:

@@ -260,7 +260,7 @@ def _active():
     return Appointment.status.notin_(INACTIVE_STATUSES)
 
 
-def _overlapping(start_at, end_at):
+def overlapping(start_at, end_at):
     """Appointments overlapping [start_at, end_at). No booking lasts over MAX_DURATION, so the
     lower bound on start_at lets the (key, start_at) index read only the range, not all history."""
     return (Appointment.start_at < end_at, Appointment.start_at > start_at - timedelta(minutes=MAX_DURATION),
@@ -275,7 +275,7 @@ def find_conflicts(session, *, provider_id, room_id, patient_id, start_at, end_a
             continue
         stmt = select(Appointment).where(
             getattr(Appointment, f"{kind}_id") == key, _active(),
-            *_overlapping(start_at, end_at))
+            *overlapping(start_at, end_at))
         if exclude_id is not None:
             stmt = stmt.where(Appointment.id != exclude_id)
         for other in session.scalars(stmt.order_by(Appointment.start_at)):
@@ -362,6 +362,20 @@ def _translate_race(session, exc, plan):
     for item in plan:
         conflicts += find_conflicts(session, **item)
     return AppointmentConflictError(conflicts or [Conflict(kind, None, None, CONFLICT_MESSAGES[kind]("—"))])
+
+
+def _commit(session, plans=()):
+    """Commit; a concurrent change becomes StaleRecordError, the database refusing an overlap
+    an AppointmentConflictError naming the clashes of `plans` (find_conflicts arguments)."""
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise StaleRecordError() from None
+    except IntegrityError as exc:
+        if not plans:
+            raise
+        raise _translate_race(session, exc, list(plans)) from None
 
 
 # --------------------------------------------------------------------------- booking
@@ -501,13 +515,7 @@ def reschedule(session, appointment, *, expected_version, start_local=None, star
     for key, value in values.items():
         setattr(appointment, key, value)
     appointment.overbook, appointment.overbook_reason, appointment.overbook_by_fk = False, None, None
-    try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleRecordError() from None
-    except IntegrityError as exc:
-        raise _translate_race(session, exc, [query]) from None
+    _commit(session, [query])
     return appointment
 
 
@@ -535,11 +543,7 @@ def transition(session, appointment, status, *, expected_version=None, actor=Non
         appointment.cancel_reason = str(reason).strip()[:300]
     appointment.status = status
     _record_status(session, appointment, old, status, actor)
-    try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleRecordError() from None
+    _commit(session)
     return appointment
 
 
@@ -590,13 +594,7 @@ def room_patient(session, appointment, room, *, expected_version=None, actor=Non
     appointment.room = room_obj
     appointment.status = "in_room"
     _record_status(session, appointment, old, "in_room", actor)
-    try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleRecordError() from None
-    except IntegrityError as exc:
-        raise _translate_race(session, exc, [query]) from None
+    _commit(session, [query])
     return appointment
 
 
@@ -712,11 +710,7 @@ def cancel_following(session, appointment, *, reason, expected_version=None, act
         old = item.status
         item.status, item.cancel_reason = "cancelled", str(reason).strip()[:300]
         _record_status(session, item, old, "cancelled", actor)
-    try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleRecordError() from None
+    _commit(session)
     return items
 
 
@@ -821,7 +815,7 @@ def find_slots(session, *, provider, type, start_date, end_date, location=None, 
     busy = [(a.start_at, a.end_at) for a in session.execute(
         select(Appointment.start_at, Appointment.end_at).where(
             Appointment.provider_id == provider.id, _active(),
-            *_overlapping(window_start, window_end)))]
+            *overlapping(window_start, window_end)))]
     busy += [(e.start_at, e.end_at) for e in _exceptions(session, provider.id, window_start, window_end)]
     busy = _merged(busy)
     busy_starts = [b[0] for b in busy]

@@ -210,7 +210,7 @@ class CalendarView(BaseView):
     def _audit(self, screen, day, providers, grid):
         audit.record(db.engine, action="view", object_type="Schedule", details={
             "screen": screen, "date": day.isoformat(), "providers": [p.id for p in providers],
-            "appointments": grid["count"]})
+            "appointments": grid["count"], "patients": grid["patients"]})
 
     def _grid(self, columns, location, week=False):
         """Everything the template draws: rows, and per column its cells and positioned blocks."""
@@ -219,7 +219,7 @@ class CalendarView(BaseView):
         rows = cal.time_rows(columns, step)
         sm = self.appbuilder.sm
         can_move = sm.has_access("can_write", "Appointment")
-        out, count, today = [], 0, self._today(location)
+        out, count, today, patient_ids = [], 0, self._today(location), set()
         away_labels = {k: str(v) for k, v in AWAY_LABELS.items()}
         status_labels = {k: str(v) for k, v in STATUS_LABELS.items()}
         exists = {}  # wall-clock times the clocks skip, once per day and row
@@ -267,6 +267,7 @@ class CalendarView(BaseView):
                     "href": _url("AppointmentView.show", pk=a.id),
                 })
                 count += 1
+                patient_ids.add(a.patient_id)
             out.append({
                 "provider": column.provider, "day": column.day, "cells": cells, "appts": items,
                 "day_label": format_skeleton("MMMEd", column.day, locale=locale),
@@ -279,6 +280,7 @@ class CalendarView(BaseView):
         labels = [format_time((datetime.min + r).time(), "short", locale=locale) for r in rows]
         return {"rows": labels, "book_labels": [str(_l("Book at %(time)s", time=t)) for t in labels],
                 "hours": [r.seconds % 3600 == 0 for r in rows], "columns": out, "count": count,
+                "patients": sorted(patient_ids),
                 "step": step, "week": week, "can_move": can_move}
 
 

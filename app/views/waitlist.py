@@ -71,7 +71,8 @@ class WaitlistView(BaseView):
         type_id, provider_id = _int_arg(request.args, "type"), _int_arg(request.args, "provider")
         entries = waitlist_service.open_entries(db.session, type_id=type_id, provider_id=provider_id)
         audit.record(db.engine, action="view", object_type="Waitlist",
-                     details={"screen": "index", "type": type_id, "provider": provider_id, "rows": len(entries)})
+                     details={"screen": "index", "type": type_id, "provider": provider_id, "rows": len(entries),
+                              "patients": sorted({e.patient_id for e in entries})})
         return self.render_template(
             "waitlist/index.html", entries=entries, type_id=type_id, provider_id=provider_id,
             types=db.session.query(AppointmentType).order_by(AppointmentType.name).all(),
@@ -129,7 +130,8 @@ class WaitlistView(BaseView):
         freed = appointment.status in INACTIVE_STATUSES
         entries = waitlist_service.matches_for_freed(db.session, appointment, include_offered=True) if freed else []
         audit.record(db.engine, action="view", object_type="Waitlist", object_id=appointment.id,
-                     details={"screen": "freed", "rows": len(entries)})
+                     details={"screen": "freed", "rows": len(entries),
+                              "patients": sorted({e.patient_id for e in entries})})
         return self.render_template(
             "waitlist/freed.html", appointment=appointment, freed=freed, entries=entries,
             when=local_time(appointment),

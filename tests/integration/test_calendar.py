@@ -195,13 +195,14 @@ def test_plain_form_move_flashes_the_refusal_and_redirects_to_the_day(client, lo
 
 def test_one_audit_row_per_page_view_without_patient_data(client, login_as, c):
     book(c, datetime(2027, 3, 15, 9))
-    book(c, datetime(2027, 3, 15, 11), patient=PatientFactory())
+    other = book(c, datetime(2027, 3, 15, 11), patient=PatientFactory())
     login_as("FrontDesk")
     page(client, f"/schedule/day?date=2027-03-15&provider={c.provider.id}")
     events = schedule_views()
     assert len(events) == 1
     details = json.loads(events[0].details)
-    assert details == {"screen": "day", "date": "2027-03-15", "providers": [c.provider.id], "appointments": 2}
+    assert details == {"screen": "day", "date": "2027-03-15", "providers": [c.provider.id], "appointments": 2,
+                       "patients": sorted([c.patient.id, other.patient_id])}  # ids, for the auditor
     assert c.patient.family_name not in events[0].details
     page(client, f"/schedule/week?date=2027-03-15&provider={c.provider.id}")
     assert [json.loads(e.details)["screen"] for e in schedule_views()] == ["day", "week"]

@@ -22,6 +22,8 @@ MENUS = {
     "providers": ["Providers"],
     "schedule": ["Schedule", "Calendar", "Flow board", "Find a slot", "Waitlist"],
     "scheduling_setup": ["Locations", "Rooms", "Appointment types", "Working hours", "Time off"],
+    "billing_setup": ["Billing", "Billing settings", "Service facilities", "Payers", "Fee schedule"],
+    "billing_work": ["Billing", "Eligibility", "Encounters", "Copays"],
 }
 
 # Least privilege: role -> {view_menu: [permissions]}. Admin gets everything.
@@ -37,15 +39,25 @@ ROLE_DEFINITIONS = {
         "Waitlist": [READ, WRITE],
         "SchedulingSetup": [READ],
         "AppointmentLetter": [PRINT],
+        "Coverage": [READ, WRITE],
+        "Eligibility": [READ, WRITE],
+        "Copay": [READ, WRITE],
         "menus": MENUS["patients"] + MENUS["schedule"] + MENUS["scheduling_setup"]
-        + ["Administration", "Providers", "Downtime pack"],
+        + ["Administration", "Providers", "Downtime pack", "Billing", "Eligibility", "Copays"],
     },
     "Billing": {
         "Patient": [READ, REVEAL_SSN],
         "PatientDocument": [READ],
         "Provider": [READ],
         "Appointment": [READ],  # which visits happened, to charge them
-        "menus": ["Patients", "Find patient", "Patient list", "Schedule", "Calendar"],
+        "BillingSetup": [READ, WRITE],
+        "Coverage": [READ, WRITE],
+        "Eligibility": [READ, WRITE],
+        "Encounter": [READ, WRITE],
+        "Icd10": [READ],
+        "Copay": [READ, WRITE],
+        "menus": ["Patients", "Find patient", "Patient list", "Schedule", "Calendar"]
+        + MENUS["billing_setup"] + MENUS["billing_work"],
     },
     "Clinician": {
         "Patient": [READ],
@@ -54,7 +66,11 @@ ROLE_DEFINITIONS = {
         "Provider": [READ],
         "Appointment": [READ, UPDATE_STATUS],  # rooms and completes their visits; books nothing
         "FlowBoard": [READ],
-        "menus": ["Patients", "Find patient", "My patients", "Patient list", "Schedule", "Calendar", "Flow board"],
+        # Diagnoses and charges of their own encounters only (row rule in the encounter service).
+        "Encounter": [READ, WRITE],
+        "Icd10": [READ],
+        "menus": ["Patients", "Find patient", "My patients", "Patient list", "Schedule", "Calendar", "Flow board",
+                  "Billing", "Encounters"],
     },
     "OfficeManager": {
         "Patient": [READ, WRITE, MERGE, RESTRICT, REVEAL_SSN],
@@ -68,8 +84,14 @@ ROLE_DEFINITIONS = {
         "SchedulingSetup": [READ, WRITE],
         "AppointmentLetter": [PRINT],
         "ReminderOutbox": [READ],
+        "BillingSetup": [READ, WRITE],
+        "Coverage": [READ, WRITE],
+        "Eligibility": [READ, WRITE],
+        "Encounter": [READ],
+        "Icd10": [READ],
+        "Copay": [READ, WRITE],
         "menus": MENUS["patients"] + MENUS["schedule"] + MENUS["scheduling_setup"]
-        + ["Administration", "Providers", "Downtime pack", "Reminders"],
+        + ["Administration", "Providers", "Downtime pack", "Reminders"] + MENUS["billing_setup"] + MENUS["billing_work"],
     },
     "Auditor": {
         "AuditTrail": [READ],

@@ -3,6 +3,21 @@ from flask_appbuilder.security.sqla import models as fab_security_models  # noqa
 
 from .audit import AuditChain, AuditEvent, Disclosure  # noqa: F401
 from .base import Model  # noqa: F401
+from .billing import (  # noqa: F401
+    BillingSettings,
+    ChargeLine,
+    CopayPayment,
+    Coverage,
+    EligibilityCheck,
+    Encounter,
+    EncounterDiagnosis,
+    FeeScheduleEntry,
+    Icd10Code,
+    Icd10CodeSet,
+    Icd10Term,
+    Payer,
+    ServiceFacility,
+)
 from .counter import Counter  # noqa: F401
 from .document import PatientDocument  # noqa: F401
 from .patient import Patient, PatientSearchTerm  # noqa: F401

@@ -17,6 +17,15 @@ from .patients import open_patient
 KINDS = {"confirmation": "appointment_confirmation", "reminder": "appointment_reminder", "no_show": "no_show"}
 
 
+def letter_problem(kind, appointment):
+    """Why letter `kind` does not fit the appointment now (None if it does)."""
+    if kind == "no_show" and appointment.status != "no_show":
+        return _l("A no-show letter can only be printed for an appointment marked as a no-show.")
+    if kind != "no_show" and not appointment.is_active:
+        return _l("This appointment is cancelled or was missed: there is nothing to confirm or remind.")
+    return None
+
+
 class AppointmentLetterView(BaseView):
     route_base = "/letters/appointment"
     class_permission_name = "AppointmentLetter"
@@ -29,11 +38,7 @@ class AppointmentLetterView(BaseView):
         template = KINDS.get(kind) or abort(404)
         appointment = db.session.get(Appointment, appointment_id) or abort(404)
         patient = open_patient(appointment.patient_id)
-        problem = None
-        if kind == "no_show" and appointment.status != "no_show":
-            problem = _l("A no-show letter can only be printed for an appointment marked as a no-show.")
-        elif kind != "no_show" and not appointment.is_active:
-            problem = _l("This appointment is cancelled or was missed: there is nothing to confirm or remind.")
+        problem = letter_problem(kind, appointment)
         if problem:
             flash(str(problem), "danger")
             return redirect(self._back(appointment))

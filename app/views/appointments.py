@@ -367,7 +367,10 @@ class AppointmentView(BaseView):
                                                       Room.active.is_(True)).order_by(Room.name)).all()
         letters = []
         if LETTER_ENDPOINT in current_app.view_functions and sm.has_access("can_print", "AppointmentLetter"):
-            letters = [(url_for(LETTER_ENDPOINT, kind=kind, appointment_id=pk), label) for kind, label in LETTER_KINDS]
+            from .appointment_letters import letter_problem
+
+            letters = [(url_for(LETTER_ENDPOINT, kind=kind, appointment_id=pk), label) for kind, label in LETTER_KINDS
+                       if letter_problem(kind, appointment) is None]
         can_write = sm.has_access("can_write", "Appointment")
         movable = appointment.status in ("booked", "confirmed")
         return self.render_template(

@@ -182,6 +182,18 @@ def test_detail_page_shows_the_visit_and_writes_one_audit_access(client, login_a
     assert event.patient_id == c.patient.id and str(event.object_id) == str(appt.id)
 
 
+def test_the_page_offers_only_the_letters_that_fit_the_status(client, login_as, c):
+    appt = book(c, MONDAY)
+    login_as("FrontDesk")
+    html = text(client.get(f"/appointments/{appt.id}"))
+    assert f"/letters/appointment/confirmation/{appt.id}" in html
+    assert f"/letters/appointment/no_show/{appt.id}" not in html
+    scheduling.mark_no_show(db.session, appt)
+    html = text(client.get(f"/appointments/{appt.id}"))
+    assert f"/letters/appointment/no_show/{appt.id}" in html
+    assert f"/letters/appointment/confirmation/{appt.id}" not in html
+
+
 def test_french_staff_see_french_day_names(client, login_as, c):
     appt = book(c, MONDAY)
     french(login_as("FrontDesk"))

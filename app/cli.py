@@ -73,6 +73,9 @@ def init_command(admin_username, admin_password):
         click.echo(f"Administrator created: {admin_username} / {password}")
     else:
         click.echo(f"Administrator {admin_username} already exists.")
+    from .cli_billing import ensure_default_icd10
+
+    ensure_default_icd10(db.session)  # the ICD-10-CM release simple-icd-10-cm ships, once
 
 
 @clinic_cli.command("seed-demo")
@@ -195,3 +198,5 @@ from . import cli_downtime  # noqa: E402,F401
 from . import cli_reminders  # noqa: E402,F401
 from . import cli_scheduling  # noqa: E402,F401
 from . import cli_documents  # noqa: E402,F401
+from . import cli_billing  # noqa: E402,F401
+from . import cli_eligibility  # noqa: E402,F401

@@ -102,6 +102,30 @@ def wipe_database():
         conn.execute(AuditChain.__table__.update().values(seq=0, head_hash=GENESIS_HASH))
 
 
+ICD10_SAMPLES = {  # real codes (headers and billable ones) from two releases, in the CMS order file format
+    "ICD-10-CM FY2025 sample": ("2024-10-01", "icd10cm_order_fy2025_sample.txt"),
+    "ICD-10-CM FY2026 sample": ("2025-10-01", "icd10cm_order_fy2026_sample.txt"),  # adds E11.A
+}
+
+
+@pytest.fixture
+def icd10_sets(app):
+    """Two small ICD-10-CM code sets (a few dozen codes each: milliseconds, wiped like everything else)."""
+    from datetime import date
+
+    from app.services import icd10
+
+    sets = {}
+    for name, (effective, filename) in ICD10_SAMPLES.items():
+        text = open(os.path.join(os.path.dirname(__file__), "data", filename), encoding="utf-8").read()
+        rows, errors = icd10.parse_cms_order(text)
+        assert not errors, errors
+        sets[name] = icd10.load_code_set(db.session, rows, name=name, effective_from=date.fromisoformat(effective),
+                                         source=filename)
+    db.session.commit()
+    return sets
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
+from babel.numbers import format_currency
 from flask import current_app
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -25,7 +26,7 @@ from ..services import languages, phones
 from ..services.patients import address_lines
 from .pdf import render_pdf
 
-KINDS = ("results", "appointment_confirmation", "appointment_reminder", "no_show")
+KINDS = ("results", "appointment_confirmation", "appointment_reminder", "no_show", "copay_receipt")
 APPOINTMENT_KINDS = ("appointment_confirmation", "appointment_reminder", "no_show")
 
 
@@ -139,6 +140,34 @@ def appointment_data(appointment, lang, *, email=False):
     }
 
 
+def receipt_data(payment, lang, *, received_by, timezone):
+    """What a copay receipt says: number, when, how much (in the letter's locale), how paid; never a
+    card number (none is stored) nor anything clinical. `received_by` is the staff member's name."""
+    locale = _locale(lang)
+    visit = None
+    if payment.appointment is not None:
+        appointment = payment.appointment
+        zone = ZoneInfo(appointment.timezone)
+        start = appointment.start_at.astimezone(zone)
+        visit = {"date": format_date(start.date(), "long", locale=locale),
+                 "time": format_time(start, "short", tzinfo=zone, locale=locale),
+                 "provider": appointment.provider.display_name}
+        timezone = appointment.timezone
+    zone = ZoneInfo(timezone)
+    received = payment.received_at.astimezone(zone)
+    return {"receipt": {
+        "number": payment.receipt_number,
+        "date": format_date(received.date(), "long", locale=locale),
+        "time": format_time(received, "short", tzinfo=zone, locale=locale),
+        "amount": format_currency(payment.amount, current_app.config["CLINIC_CURRENCY"], locale=locale),
+        "method": payment.method,  # cash, card, check, other: each template words it
+        "reference": payment.reference or "",
+        "received_by": received_by,
+        "void": bool(payment.voided),
+        "void_reason": payment.void_reason or "",
+    }, "visit": visit}
+
+
 def render(kind, patient, data, *, today, with_pdf=True):
     """Write letter `kind` to `patient` in the patient's language (or the fallback)."""
     started = time.perf_counter()
@@ -190,7 +219,12 @@ _SAMPLE_APPOINTMENT = {"email": False, "appointment": {
     "date": "Monday, March 15, 2027", "time": "9:00 AM", "minutes": 30, "provider": "Ana Ruiz, MD",
     "location": "Main street", "location_address": "1 Main St", "telehealth": False, "join_url": ""}}
 SAMPLE_BY_KIND = {"results": {"test_name": "lipid panel", "result": "abnormal", "note": "Note.", "clinician": "Dr. Ruiz"},
-                  **{kind: _SAMPLE_APPOINTMENT for kind in APPOINTMENT_KINDS}}
+                  **{kind: _SAMPLE_APPOINTMENT for kind in APPOINTMENT_KINDS},
+                  "copay_receipt": {"receipt": {
+                      "number": "R0000042", "date": "November 27, 2026", "time": "9:41 AM", "amount": "$25.00",
+                      "method": "card", "reference": "AUTH 083412", "received_by": "Maria Lopez", "void": True,
+                      "void_reason": "Entered twice."},
+                      "visit": {"date": "November 27, 2026", "time": "9:30 AM", "provider": "Ana Ruiz, MD"}}}
 
 
 def check_templates(kinds=KINDS):

@@ -349,6 +349,13 @@ class EncounterDiagnosis(Model):
 
     encounter = relationship("Encounter", back_populates="diagnoses")
 
+    # Diagnoses are patient data: their changes go into the audit trail under the encounter's patient.
+    __audit_patient__ = "patient_id"
+
+    @property
+    def patient_id(self):
+        return self.encounter.patient_id if self.encounter is not None else None
+
 
 class ChargeLine(AuditMixin, Model):
     __tablename__ = "charge_line"

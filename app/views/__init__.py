@@ -62,6 +62,38 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(AppointmentLetterView)
     appbuilder.add_view(ReminderOutboxView, "Reminders", label=_l("Reminders"), icon="fa-envelope",
                         category="Administration")
+    # Billing settings, service facilities, payers, coverages (helper H1)
+    from .billing_setup import BillingSettingsView, PayerView, ServiceFacilityView
+    from .coverage import CoverageView
+
+    appbuilder.add_view(BillingSettingsView, "Billing settings", label=_l("Billing settings"), icon="fa-building-o",
+                        category="Billing", category_label=_l("Billing"), category_icon="fa-usd")
+    appbuilder.add_view(ServiceFacilityView, "Service facilities", label=_l("Service facilities"), icon="fa-hospital-o",
+                        category="Billing", category_label=_l("Billing"), category_icon="fa-usd")
+    appbuilder.add_view(PayerView, "Payers", label=_l("Payers"), icon="fa-university", category="Billing",
+                        category_label=_l("Billing"), category_icon="fa-usd")
+    appbuilder.add_view_no_menu(CoverageView)
+    # Fee schedule and the ICD-10-CM code search (helper H2)
+    from .codes import FeeScheduleView, Icd10View
+
+    appbuilder.add_view(FeeScheduleView, "Fee schedule", label=_l("Fee schedule"), icon="fa-list-alt",
+                        category="Billing", category_label=_l("Billing"), category_icon="fa-usd")
+    appbuilder.add_view_no_menu(Icd10View)
+    # Eligibility checks, X12 270/271 (helper H4)
+    from .eligibility import EligibilityView
+
+    appbuilder.add_view(EligibilityView, "Eligibility", label=_l("Eligibility"), icon="fa-check-square-o",
+                        category="Billing", category_label=_l("Billing"), category_icon="fa-usd")
+    # Encounters: diagnoses and charge lines (helper H3)
+    from .encounters import EncounterView
+
+    appbuilder.add_view(EncounterView, "Encounters", label=_l("Encounters"), icon="fa-stethoscope", category="Billing",
+                        category_label=_l("Billing"), category_icon="fa-usd")
+    # Copays collected at the desk, receipts (helper H5)
+    from .copays import CopayView
+
+    appbuilder.add_view(CopayView, "Copays", label=_l("Copays"), icon="fa-money", category="Billing",
+                        category_label=_l("Billing"), category_icon="fa-usd")
     from .reports import register_report_views
 
     register_report_views(appbuilder)

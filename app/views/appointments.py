@@ -25,6 +25,7 @@ from ..models import Appointment, AppointmentType, Location, Provider, Room
 from ..models.base import utcnow
 from ..models.user import ClinicUser
 from ..services import audit, dates, scheduling
+from ..services import coverage as coverage_service
 from ..services.errors import DomainError, ValidationFailed
 from ..services.scheduling import STATUS_LABELS, TRANSITIONS, AppointmentConflictError
 from .forms import LocaleDateField
@@ -205,6 +206,15 @@ def _fill_choices(form, provider_id=None):
     return providers, locations, types
 
 
+def _encounter_link(appointment, sm):
+    """(url, method) of the visit's encounter for holders of ("can_read", "Encounter"), else None."""
+    if "EncounterView.show" not in current_app.view_functions:  # the billing capability is not installed
+        return None
+    from .encounters import encounter_link
+
+    return encounter_link(appointment, sm)
+
+
 # --------------------------------------------------------------------------- view
 
 class AppointmentView(BaseView):
@@ -373,6 +383,9 @@ class AppointmentView(BaseView):
                        if letter_problem(kind, appointment) is None]
         can_write = sm.has_access("can_write", "Appointment")
         movable = appointment.status in ("booked", "confirmed")
+        from .copays import appointment_copay  # helper H5: "Collect copay" for holders of can_write Copay
+
+        copay = appointment_copay(appointment) if appointment.status != "cancelled" else None
         return self.render_template(
             "appointments/show.html", appointment=appointment, patient=patient, history=history,
             when=when_text(appointment.start_local, appointment.timezone, locale),
@@ -380,13 +393,14 @@ class AppointmentView(BaseView):
                             locale=locale),
             zone=zone_text(appointment.timezone, locale), status_label=STATUS_LABELS.get(appointment.status),
             series=series, series_position=next((i + 1 for i, a in enumerate(series) if a["id"] == pk), None),
-            next_statuses=next_statuses, action_labels=ACTION_LABELS, rooms=rooms, letters=letters,
+            next_statuses=next_statuses, action_labels=ACTION_LABELS, rooms=rooms, letters=letters, copay=copay,
             can_cancel=can_write and "cancelled" in TRANSITIONS.get(appointment.status, ()),
             can_reschedule=can_write and movable,
             reschedule_date=request.args.get("date") or dates.format_input(appointment.start_local.date(), locale),
             reschedule_time=request.args.get("time") or appointment.start_local.strftime("%H:%M"),
             overbook_user=db.session.get(ClinicUser, appointment.overbook_by_fk) if appointment.overbook_by_fk else None,
-            title=_l("Appointment"))
+            auth_payer=coverage_service.authorization_payer(db.session, appointment),
+            encounter_link=_encounter_link(appointment, sm), title=_l("Appointment"))
 
     # ------------------------------------------------------------------ workflow
 

@@ -20,6 +20,7 @@ from ..models.scheduling import STATUS_LABELS
 from ..services import audit, scheduling
 from ..services import calendar as cal
 from ..services.errors import DomainError, StaleRecordError, ValidationFailed
+from .eligibility import badges as eligibility_badges
 
 MOVABLE = ("booked", "confirmed")
 AWAY_LABELS = {"leave": _l("On leave"), "holiday": _l("Holiday"), "blocked": _l("Blocked")}
@@ -223,6 +224,8 @@ class CalendarView(BaseView):
         away_labels = {k: str(v) for k, v in AWAY_LABELS.items()}
         status_labels = {k: str(v) for k, v in STATUS_LABELS.items()}
         exists = {}  # wall-clock times the clocks skip, once per day and row
+        # "Verified today?" on the day grid: one query for every appointment shown (helper H4)
+        checks = None if week else eligibility_badges([i.appointment for c in columns for i in c.items])
         for column in columns:
             midnight = datetime.combine(column.day, datetime.min.time())
             book = _url("AppointmentView.book", provider=column.provider.id, location=location.id) if can_move else None
@@ -264,6 +267,8 @@ class CalendarView(BaseView):
                                          format_time(item.end.time(), "short", locale=locale)),
                     "elsewhere": a.location.name if a.location_id != location.id else None,
                     "overbook": a.overbook,
+                    "elig_shown": checks is not None and a.is_active,
+                    "eligibility": checks.get(a.id) if checks is not None else None,
                     "href": _url("AppointmentView.show", pk=a.id),
                 })
                 count += 1

@@ -25,6 +25,7 @@ from ..models.base import utcnow
 from ..models.scheduling import STATUS_LABELS
 from ..services import audit, registry_stats, scheduling
 from ..services.errors import DomainError, ValidationFailed
+from .eligibility import badges as eligibility_badges
 from .home import Link, register_home_card
 
 REFRESH_SECONDS = 30
@@ -176,6 +177,8 @@ class FlowBoardView(BaseView):
             "clock": _clock, "refresh_seconds": REFRESH_SECONDS,
             "day_text": format_date(board.day, "full", locale=str(get_locale() or "en")) if board else "",
             "appointment_url": _appointment_url,
+            # "Verified today?" per row: one query for the whole board (helper H4)
+            "eligibility": eligibility_badges([r.appointment for r in board.rows]) if board else None,
         }
 
     def _audit_opening(self, ctx):

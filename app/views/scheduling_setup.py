@@ -216,10 +216,12 @@ class AppointmentTypeView(SetupView):
     show_title = _l("Appointment type")
     list_columns = ["name", "default_duration", "colour", "new_patient", "telehealth", "active"]
     search_columns = ["name", "new_patient", "telehealth", "active"]
-    add_columns = edit_columns = show_columns = list_columns
+    add_columns = edit_columns = show_columns = list_columns + ["auth_payers"]
     label_columns = {"name": _l("Name"), "default_duration": _l("Default duration (minutes)"),
                      "colour": _l("Colour"), "new_patient": _l("New patients"), "telehealth": _l("Telehealth"),
-                     "active": _l("Active")}
+                     "active": _l("Active"), "auth_payers": _l("Needs prior authorization with")}
+    description_columns = {"auth_payers": _l("The payers that must authorize this type of visit beforehand; the "
+                                             "appointment page says so when one is the patient's primary payer.")}
     validators_columns = {"default_duration": [duration_check]}
     add_form_extra_fields = edit_form_extra_fields = {
         "colour": StringField(_l("Colour"), default="#3a87ad", validators=[InputRequired(), colour_check],

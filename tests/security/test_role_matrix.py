@@ -49,6 +49,15 @@ EXPECTED = {
     "ProviderView.{list,show}": PROVIDER_READ,
     "ProviderView.{add,edit,delete,action,action_post}": PROVIDER_WRITE,
     "ProviderView.download": NOBODY,
+    # Billing setup and coverages (issue #8, helper H1): BillingSetup = Billing, OfficeManager
+    "BillingSettingsView.{index,save}": {"Admin", "Billing", "OfficeManager"},
+    "{ServiceFacilityView,PayerView}.{list,show,add,edit,delete,action,action_post}": {"Admin", "Billing",
+                                                                                       "OfficeManager"},
+    "{ServiceFacilityView,PayerView}.download": NOBODY,
+    "CoverageView.{add,edit,void}": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
+    # Fee schedule (BillingSetup read/write) and ICD-10-CM search (Icd10 can_read) (issue #8, helper H2)
+    "FeeScheduleView.{index,upload}": {"Admin", "Billing", "OfficeManager"},
+    "Icd10View.search": {"Admin", "Billing", "Clinician", "OfficeManager"},  # not the front desk (minimum necessary)
     # Scheduling setup (SchedulingSetup: read FrontDesk/OfficeManager, write OfficeManager) and waitlist
     SETUP_VIEWS + ".{list,show}": {"Admin", "FrontDesk", "OfficeManager"},
     SETUP_VIEWS + ".{add,edit,delete,action,action_post}": {"Admin", "OfficeManager"},
@@ -76,6 +85,17 @@ EXPECTED = {
     "FlowBoardView.{index,board,step}": {"Admin", "FrontDesk", "Clinician", "OfficeManager"},
     # Reports (the menu and a report's page; running one needs can_run on Report:<name>)
     "ReportsView.{index,run}": REPORTS,
+    # Eligibility worklist, checks and the X12 270/271 files (helper H4): can_read / can_write on Eligibility
+    "EligibilityView.index": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
+    "EligibilityView.{record,download_270,upload_271}": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
+    # Encounters (helper H3): can_read / can_write on Encounter; clinicians only their own
+    # (row rule: tests/integration/test_encounters.py), never the front desk
+    "EncounterView.{index,show}": {"Admin", "Billing", "Clinician", "OfficeManager"},
+    "EncounterView.{from_appointment,diagnoses,add_charge,edit_charge,remove_charge,ready}":
+        {"Admin", "Billing", "Clinician"},
+    # Copays at the desk (helper H5): can_read / can_write on Copay
+    "CopayView.{index,show,receipt}": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
+    "CopayView.{collect,void}": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
     # Everyone who is logged in
     "HomeView.index": EVERYONE,
     "TwoFactorView.enroll": EVERYONE,

@@ -137,6 +137,25 @@ def _seed_demo_schedule(session, seed):
     else:
         click.echo(f"Seeded {stats['appointments']} appointments at {stats['locations']} locations "
                    f"({stats['types']} appointment types) in {stats['seconds']:.1f} s.")
+    _seed_demo_billing(session, seed)
+
+
+def _seed_demo_billing(session, seed):
+    """Billing settings, payers, coverages, fees, encounters, eligibility checks, copays (once)."""
+    from .services import demo_seed
+
+    stats = demo_seed.seed_billing(session, seed=seed)
+    if stats is None:
+        click.echo("Payers already exist (or no patients): skipped seeding billing.")
+        return
+    click.echo(f"Seeded billing: {stats['payers']} payers, {stats['coverages']} coverages "
+               f"({stats['self_pay']} self-pay, {stats['secondary']} secondary), {stats['fees']} fees, "
+               f"{stats['encounters']} encounters ({stats['diagnoses']} diagnoses, {stats['charges']} charge lines), "
+               f"{stats['eligibility_checks']} eligibility checks, {stats['copays']} copays "
+               f"in {stats['seconds']:.1f} s.")
+    if not stats["code_set"]:
+        click.echo("No ICD-10-CM code set is loaded: skipped the demo encounters "
+                   "(load one with `flask clinic load-icd10 --default` before seeding).")
 
 
 @clinic_cli.command("roles-matrix")

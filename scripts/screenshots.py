@@ -86,6 +86,7 @@ def build_app(workdir, patients):
             patient_service.register(db.session, dict(person, country="US"), allow_duplicate=True, region="US")
         db.session.commit()
         demo_seed.seed_schedule(db.session, seed=2026)
+        demo_seed.seed_billing(db.session, seed=2026)
         return app, patient.id
 
 

@@ -307,6 +307,7 @@ class Encounter(AuditMixin, Model):
     __table_args__ = (
         Index("ix_encounter_patient", "patient_id", "service_date"),
         Index("ix_encounter_provider", "provider_id", "service_date"),
+        Index("ix_encounter_status", "status", "service_date"),  # the billing worklist, the home card
         CheckConstraint("status IN ('open', 'ready', 'billed')", name="ck_encounter_status"),
     )
 

@@ -16,6 +16,7 @@ import traceback
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from datetime import time as dtime
 from queue import Empty
 
@@ -976,3 +977,457 @@ def seed_schedule(session, *, seed=DEFAULT_SEED, now=None, past_days=SCHEDULE_PA
             counts[row["status"]] = counts.get(row["status"], 0) + 1
     return {"appointments": len(appointments), "statuses": counts, "locations": len(locations),
             "types": len(types), "seconds": time.perf_counter() - started}
+
+
+# --------------------------------------------------------------------------- billing
+
+# A fictional group practice and clearinghouse (no real entity's ids).
+DEMO_BILLING = dict(
+    billing_name="Tremont Family Medical Group", tax_id="990001234", taxonomy_code="207Q00000X",
+    address_line1="100 Tremont St", address_line2="Suite 400", city="Boston", state="MA", postal_code="021081204",
+    phone="+16175550100",
+    submitter_name="Demo Clearing House", submitter_id="DEMOCH01", submitter_contact_name="Claims Desk",
+    submitter_contact_phone="+16175550199", submitter_contact_email="claims@example.org",
+    receiver_id="DEMOCH", receiver_name="Demo Clearing House",
+    isa_sender_qualifier="ZZ", isa_sender_id="TFMG0001", isa_receiver_qualifier="ZZ", isa_receiver_id="DEMOCH",
+    usage_indicator="T",
+)
+GROUP_NPI_INDEX = 90  # demo_npi(90): the group; 91+ the service facilities (providers use 0-7)
+# Per demo location (same order as DEMO_LOCATIONS): structured address with ZIP+4.
+DEMO_FACILITIES = (
+    ("100 Tremont St", "Suite 400", "Boston", "MA", "021081204"),
+    ("3700 Wilshire Blvd", "Suite 210", "Los Angeles", "CA", "900102915"),
+)
+# (name, payer id, claim filing indicator, timely filing days, member id prefix, plan names, copays)
+DEMO_PAYERS = (
+    ("Acme Health Plan", "ACME1", "CI", 180, "ACM", ("Acme PPO", "Acme Choice"), (20, 25, 30, 40)),
+    ("Bay Colony Blue Shield", "BCBS9", "BL", 180, "BCB", ("Blue Advantage PPO", "Blue Select"), (15, 25, 35, 50)),
+    ("Summit Mutual Insurance", "SUMM1", "CI", 120, "SMT", ("Summit Gold", "Summit Silver"), (10, 20, 30, 45)),
+    ("Harborview HMO", "HRBR1", "HM", 90, "HRB", ("Harborview HMO",), (10, 15, 20)),
+    ("Federal Senior Health (Medicare demo)", "MCRD1", "MB", 365, "MCR", ("Part B",), (0,)),
+    ("Commonwealth Care (Medicaid demo)", "CWMC1", "MC", 365, "CWC", ("Standard",), (0,)),
+)
+MEDICARE_PAYER, MEDICAID_PAYER = 4, 5
+COMMERCIAL_WEIGHTS = ((0, 30), (1, 30), (2, 20), (3, 20))  # payer index, weight
+INSURED_SHARE, SECONDARY_SHARE, PREVIOUS_COVERAGE_SHARE = 0.85, 0.15, 0.05
+# The practice's fee schedule: CPT/HCPCS code -> fee. Numbers only: no CPT descriptions (AMA licence).
+FEE_EFFECTIVE = date(2026, 1, 1)
+DEMO_FEES = {
+    "99202": "95.00", "99203": "145.00", "99204": "220.00", "99212": "75.00", "99213": "120.00",
+    "99214": "175.00", "99215": "240.00", "99391": "160.00", "99392": "170.00", "99393": "170.00",
+    "99394": "185.00", "99395": "190.00", "99396": "205.00", "99397": "220.00", "90471": "25.00",
+    "90686": "40.00", "36415": "12.00", "81002": "15.00", "93000": "55.00", "85025": "22.00",
+    "83036": "30.00", "87880": "28.00", "80053": "35.00", "80061": "40.00", "G0439": "175.00",
+}
+# ICD-10-CM codes the demo uses (each checked against the code set in force before use).
+DX_CHRONIC = ("I10", "E11.9", "E78.5", "E66.9", "K21.9", "F32.A", "M54.50", "J45.909")
+DX_ACUTE = ("J06.9", "R05.9", "J02.9", "N39.0", "R51.9", "L30.9", "M25.561", "R10.9")
+DX_CHILD = ("J06.9", "R05.9", "J02.9", "J45.909", "L30.9", "H66.90")
+DX_ADULT_EXAM, DX_CHILD_EXAM, DX_VACCINE = ("Z00.00", "Z00.01"), ("Z00.129",), ("Z23",)
+# An ancillary service that goes with a diagnosis.
+DX_ANCILLARY = {"E11.9": "83036", "E78.5": "80061", "I10": "93000", "J02.9": "87880", "N39.0": "81002",
+                "F32.A": "85025", "E66.9": "80053"}
+ENCOUNTER_DAYS = 14
+TELEHEALTH_MODIFIER = "95"
+
+
+def _preventive_code(age):
+    for limit, code in ((1, "99391"), (5, "99392"), (12, "99393"), (18, "99394"), (40, "99395"), (65, "99396")):
+        if age < limit:
+            return code
+    return "99397"
+
+
+def _split_person(name, language):
+    """(family, given) of a relative's name as PatientMaker.person_name writes it."""
+    name = name.strip()
+    if " " not in name:  # Chinese written together: one-character family name
+        return name[:1], name[1:] or name
+    if language == "vi":
+        family, given = name.split(" ", 1)
+        return family, given
+    given, family = name.rsplit(" ", 1)
+    return family, given
+
+
+class _CoverageMaker:
+    """Coverage rows for one patient, following add_coverage's rules (no overlap of the same order,
+    a payer and member id for insurance, a described subscriber other than the patient, dates past)."""
+
+    def __init__(self, r, payers, today):
+        self.r, self.payers, self.today = r, payers, today
+        self.commercial, self._commercial_cum = _weighted(COMMERCIAL_WEIGHTS)
+        self.members = set()
+
+    def member_id(self, prefix):
+        while True:
+            value = f"{prefix}{self.r.randint(10_000_000, 99_999_999)}"
+            if value not in self.members:
+                self.members.add(value)
+                return value
+
+    def _payer_for(self, age, minor):
+        r = self.r
+        if age >= 65 and r.random() < 0.85:
+            return MEDICARE_PAYER
+        if r.random() < (0.35 if minor else 0.12):
+            return MEDICAID_PAYER
+        return self.commercial[bisect.bisect_right(self._commercial_cum, r.random())]
+
+    def _subscriber(self, p, minor):
+        """Subscriber columns: the patient, a parent for a minor, a spouse who is the guarantor."""
+        r = self.r
+        if minor and p.guardian_name:
+            family, given = _split_person(p.guardian_name, p.preferred_language)
+            relation = "child" if p.guardian_relationship in ("mother", "father") else "other"
+            sex = {"mother": "female", "father": "male"}.get(p.guardian_relationship, "unknown")
+            born = p.birth_date - timedelta(days=r.randint(20 * 365, 42 * 365))
+            return dict(subscriber_relationship=relation, subscriber_family_name=family[:60],
+                        subscriber_given_name=given[:35], subscriber_birth_date=born, subscriber_sex=sex)
+        if not minor and p.guarantor_relationship == "spouse" and p.guarantor_name:
+            family, given = _split_person(p.guarantor_name, p.preferred_language)
+            born = p.birth_date + timedelta(days=r.randint(-6 * 365, 6 * 365))
+            return dict(subscriber_relationship="spouse", subscriber_family_name=family[:60],
+                        subscriber_given_name=given[:35], subscriber_birth_date=min(born, self.today),
+                        subscriber_sex="unknown")
+        return dict(subscriber_relationship="self", subscriber_family_name=None, subscriber_given_name=None,
+                    subscriber_birth_date=None, subscriber_sex=None)
+
+    def _row(self, p, priority, payer_index, start, end, subscriber, copay=True):
+        name, code, _cfi, _days, prefix, plans, copays = DEMO_PAYERS[payer_index]
+        r = self.r
+        group = None if payer_index in (MEDICARE_PAYER, MEDICAID_PAYER) else f"G{r.randint(10000, 99999)}"
+        return dict(patient_id=p.id, priority=priority, self_pay=False, payer_id=self.payers[payer_index],
+                    plan_name=r.choice(plans), member_id=self.member_id(prefix), group_number=group,
+                    effective_date=start, end_date=end,
+                    copay=Decimal(r.choice(copays)).quantize(Decimal("0.01")) if copay else None,
+                    **subscriber)
+
+    def make(self, p):
+        r, today = self.r, self.today
+        age = age_on(p.birth_date, today)
+        minor = age < ADULT_AGE
+        yesterday = today - timedelta(days=1)
+        start = min(yesterday, max(p.birth_date, today - timedelta(days=r.randint(30, 4 * 365))))
+        if r.random() >= INSURED_SHARE:
+            return [dict(patient_id=p.id, priority=1, self_pay=True, payer_id=None, plan_name=None, member_id=None,
+                         group_number=None, effective_date=start, end_date=None, copay=None,
+                         subscriber_relationship="self", subscriber_family_name=None, subscriber_given_name=None,
+                         subscriber_birth_date=None, subscriber_sex=None)]
+        subscriber = self._subscriber(p, minor)
+        primary = self._payer_for(age, minor)
+        rows = [self._row(p, 1, primary, start, None, subscriber)]
+        if r.random() < SECONDARY_SHARE:
+            others = [i for i in range(len(DEMO_PAYERS)) if i not in (primary, MEDICAID_PAYER)]
+            rows.append(self._row(p, 2, r.choice(others), start, None, subscriber, copay=False))
+        earlier = start - timedelta(days=r.randint(365, 3 * 365))
+        if r.random() < PREVIOUS_COVERAGE_SHARE and earlier >= p.birth_date:
+            # The plan before this one, ended the day before this one began: same order, no overlap.
+            previous = r.choice([i for i in range(len(DEMO_PAYERS)) if i != primary])
+            rows.append(self._row(p, 1, previous, earlier, start - timedelta(days=1), subscriber))
+        return rows
+
+
+def _core_insert(session, model, rows, *, seed, returning=False, audited=True):
+    """Batch-insert `rows` (dicts) into model's table; one audit event per batch (Core skips the
+    per-row capture). Returns the new ids when `returning`."""
+    table = model.__table__
+    stamp = utcnow()
+    if "created_on" in table.c:
+        for row in rows:
+            row.setdefault("created_on", stamp)
+            row.setdefault("changed_on", row["created_on"])
+            row.update(created_by_fk=row.get("created_by_fk"), changed_by_fk=row.get("created_by_fk"))
+    if "version" in table.c:
+        for row in rows:
+            row["version"] = 1
+    ids = []
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True) if returning else insert(table)
+    for first in range(0, len(rows), BATCH_SIZE):
+        batch = rows[first:first + BATCH_SIZE]
+        if returning:
+            ids += session.execute(statement, batch).scalars().all()
+        else:
+            session.execute(statement, batch)
+        if audited:
+            audit.append(session.connection(), action="create", object_type=model.__name__,
+                         details={"source": "seed-demo", "seed": seed, "count": len(batch)})
+    return ids
+
+
+def _ensure_billing_setup(session, locations):
+    """Billing settings, one service facility per demo location, the payers (validated by the
+    billing setup service, ORM: a handful of audited rows). Returns payer ids in DEMO_PAYERS order."""
+    from ..models.billing import BillingSettings, Payer, ServiceFacility
+    from . import billing_setup
+
+    if session.get(BillingSettings, 1) is None:
+        billing_setup.save_settings(session, dict(DEMO_BILLING, group_npi=demo_npi(GROUP_NPI_INDEX)))
+    for index, (location, address) in enumerate(zip(locations, DEMO_FACILITIES)):
+        if session.scalar(select(ServiceFacility.id).where(ServiceFacility.location_id == location.id)) is None:
+            line1, line2, city, state, postal = address
+            session.add(billing_setup.validate_facility(ServiceFacility(
+                name=location.name[:60], npi=demo_npi(GROUP_NPI_INDEX + 1 + index), address_line1=line1,
+                address_line2=line2, city=city, state=state, postal_code=postal, place_of_service="11",
+                location_id=location.id, active=True)))
+    payers = []
+    for index, (name, code, indicator, days, *_rest) in enumerate(DEMO_PAYERS):
+        payer = billing_setup.validate_payer(Payer(
+            name=name, payer_code=code, claim_filing_indicator=indicator, timely_filing_days=days,
+            address_line1=f"PO Box {1000 + 37 * index}", city="Boston", state="MA", postal_code="02205",
+            phone=f"+1800555{index:04d}", active=True))
+        session.add(payer)
+        payers.append(payer)
+    session.commit()
+    return [payer.id for payer in payers]
+
+
+def _seed_fees(session, seed):
+    from ..models.billing import FeeScheduleEntry
+
+    if session.scalar(select(FeeScheduleEntry.id).limit(1)) is not None:
+        return 0  # the practice has its own fees
+    rows = [dict(code=code, modifier="", fee=Decimal(fee), effective_date=FEE_EFFECTIVE)
+            for code, fee in DEMO_FEES.items()]
+    _core_insert(session, FeeScheduleEntry, rows, seed=seed)
+    return len(rows)
+
+
+def _billable_codes(session, service_dates):
+    """{service date: {display code: (code without dot, code set id)}} for the demo's diagnosis codes
+    that are billable on that date in the code set in force (icd10.lookup decides)."""
+    from . import icd10
+
+    wanted = set(DX_CHRONIC + DX_ACUTE + DX_CHILD + DX_ADULT_EXAM + DX_CHILD_EXAM + DX_VACCINE)
+    out = {}
+    by_set = {}
+    for day in sorted(service_dates):
+        code_set = icd10.code_set_on(session, day)
+        if code_set is None:
+            out[day] = {}
+            continue
+        if code_set.id not in by_set:
+            found = {}
+            for code in sorted(wanted):
+                row, problem = icd10.lookup(session, code, day)
+                if row is not None and problem is None:
+                    found[code] = (row.code, row.code_set_id)
+            by_set[code_set.id] = found
+        out[day] = by_set[code_set.id]
+    return out
+
+
+def _encounter_plan(r, kind, age, codes):
+    """([display codes], [(cpt, modifier, [pointers])]) for one visit, or None if no code fits."""
+    def available(options):
+        return [c for c in options if c in codes]
+
+    minor = age < ADULT_AGE
+    dx = []
+    if kind.name == "Annual physical":
+        dx = available(DX_CHILD_EXAM if minor else DX_ADULT_EXAM)[:1]
+    elif kind.name == "Vaccination":
+        dx = available(DX_VACCINE)
+    pool = available(DX_CHILD if minor else (DX_CHRONIC + DX_ACUTE if age >= 40 else DX_ACUTE + DX_CHRONIC[:4]))
+    extra = r.randint(1 if not dx else 0, 3 - len(dx))
+    for code in r.sample(pool, min(extra, len(pool))):
+        dx.append(code)
+    if not dx:
+        return None
+    pointers = list(range(1, min(len(dx), 4) + 1))
+    modifier = TELEHEALTH_MODIFIER if kind.telehealth else None
+    if kind.name == "Annual physical":
+        lines = [(_preventive_code(age), None, [1])]
+    elif kind.name == "Vaccination" and dx[0] in DX_VACCINE:
+        lines = [("90471", None, [1]), ("90686", None, [1])]
+    elif kind.new_patient:
+        lines = [(r.choice(("99203", "99203", "99204", "99202")), modifier, pointers)]
+    elif kind.default_duration <= 15:
+        lines = [(r.choice(("99212", "99213", "99213")), modifier, pointers)]
+    else:
+        lines = [(r.choice(("99213", "99213", "99214", "99214", "99215")), modifier, pointers)]
+    if not kind.telehealth and len(lines) == 1 and r.random() < 0.45:
+        for position, code in enumerate(dx, start=1):
+            if code in DX_ANCILLARY:
+                lines.append((DX_ANCILLARY[code], None, [position]))
+                break
+    return dx, lines
+
+
+def _seed_encounters(session, r, seed, now, facilities):
+    """Encounters (diagnoses, charge lines) for the completed visits of the last ENCOUNTER_DAYS days."""
+    from ..models import Appointment, AppointmentType
+    from ..models.billing import ChargeLine, Encounter, EncounterDiagnosis
+    from . import fees
+    from .encounters import OFFICE_POS, TELEHEALTH_POS, code_kind
+
+    visits = session.execute(
+        select(Appointment.id, Appointment.patient_id, Appointment.provider_id, Appointment.location_id,
+               Appointment.start_local, Appointment.end_at, Appointment.type_id, Patient.birth_date)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .where(Appointment.status.in_(("completed", "checked_out")),
+               Appointment.start_at >= now - timedelta(days=ENCOUNTER_DAYS), Appointment.end_at <= now)
+        .order_by(Appointment.start_at, Appointment.id)
+    ).all()
+    kinds = {t.id: t for t in session.scalars(select(AppointmentType))}
+    codes_on = _billable_codes(session, {v.start_local.date() for v in visits})
+    fee_cache = {}
+
+    def fee(code, modifier, day):
+        if (code, modifier, day) not in fee_cache:
+            fee_cache[(code, modifier, day)] = fees.fee_for(session, code, modifier or "", day)
+        return fee_cache[(code, modifier, day)]
+
+    encounters, plans = [], []
+    for v in visits:
+        day = v.start_local.date()
+        kind = kinds[v.type_id]
+        plan = _encounter_plan(r, kind, age_on(v.birth_date, day), codes_on.get(day) or {})
+        if plan is None:
+            continue
+        dx, lines = plan
+        lines = [(code, modifier, pointers, fee(code, modifier, day)) for code, modifier, pointers in lines]
+        lines = [line for line in lines if line[3] is not None]
+        if not lines:
+            continue
+        facility_id, facility_pos = facilities.get(v.location_id, (None, None))
+        age_days = (now.date() - day).days
+        status = "ready" if r.random() < (0.75 if age_days > 3 else 0.3) else "open"
+        encounters.append(dict(
+            appointment_id=v.id, patient_id=v.patient_id, provider_id=v.provider_id, service_facility_id=facility_id,
+            service_date=day, place_of_service=TELEHEALTH_POS if kind.telehealth else (facility_pos or OFFICE_POS),
+            status=status, created_on=min(now, v.end_at + timedelta(minutes=r.randint(5, 120))),
+        ))
+        plans.append((day, dx, lines))
+    ids = _core_insert(session, Encounter, encounters, seed=seed, returning=True)
+    diagnoses, charges = [], []
+    for eid, row, (day, dx, lines) in zip(ids, encounters, plans):
+        codes = codes_on[day]
+        diagnoses += [dict(encounter_id=eid, position=i, code=codes[c][0], code_set_id=codes[c][1])
+                      for i, c in enumerate(dx, start=1)]
+        for number, (code, modifier, pointers, amount) in enumerate(lines, start=1):
+            padded = (pointers + [None] * 4)[:4]
+            charges.append(dict(
+                encounter_id=eid, line_number=number, code=code, code_kind=code_kind(code), modifier1=modifier,
+                modifier2=None, modifier3=None, modifier4=None, units=Decimal(1), fee=amount,
+                place_of_service=row["place_of_service"], rendering_provider_id=row["provider_id"],
+                pointer1=padded[0], pointer2=padded[1], pointer3=padded[2], pointer4=padded[3],
+                created_on=row["created_on"]))
+    _core_insert(session, EncounterDiagnosis, diagnoses, seed=seed)
+    _core_insert(session, ChargeLine, charges, seed=seed)
+    session.commit()
+    return {"encounters": len(encounters), "diagnoses": len(diagnoses), "charges": len(charges)}
+
+
+def _seed_desk(session, r, seed, now, today_by_tz):
+    """Eligibility checks for about half of today's insured appointments, copays for some of
+    today's checked-in patients (receipt numbers from the copay service's counter)."""
+    from ..models import Appointment, AppointmentStatusChange
+    from ..models.billing import CopayPayment, Coverage, EligibilityCheck
+    from .copays import reserve_receipt_number
+
+    from flask_appbuilder.security.sqla.models import User
+
+    sm_user = session.scalar(select(User.id).where(User.username == "demo_frontdesk"))  # who works the desk
+    todays = [a for a in session.execute(
+        select(Appointment.id, Appointment.patient_id, Appointment.start_at, Appointment.start_local,
+               Appointment.timezone, Appointment.status)
+        .where(Appointment.start_at >= now - timedelta(days=1), Appointment.start_at <= now + timedelta(days=1),
+               Appointment.status.notin_(("cancelled", "no_show")))
+        .order_by(Appointment.start_at, Appointment.id)
+    ).all() if a.start_local.date() == today_by_tz(a.timezone)]
+    patient_ids = {a.patient_id for a in todays}
+    primary = {}
+    for cov in session.execute(
+        select(Coverage.id, Coverage.patient_id, Coverage.copay, Coverage.effective_date, Coverage.end_date)
+        .where(Coverage.priority == 1, Coverage.status == "active", Coverage.self_pay.is_(False))
+        .order_by(Coverage.id)
+    ):
+        if cov.patient_id in patient_ids:
+            primary.setdefault(cov.patient_id, []).append(cov)
+    arrived = dict(session.execute(
+        select(AppointmentStatusChange.appointment_id, AppointmentStatusChange.changed_at)
+        .where(AppointmentStatusChange.to_status == "arrived",
+               AppointmentStatusChange.appointment_id.in_([a.id for a in todays] or [0]))
+    ).all())
+
+    checks, payments = [], []
+    for a in todays:
+        day = a.start_local.date()
+        cov = next((c for c in primary.get(a.patient_id, ())
+                    if c.effective_date <= day and (c.end_date is None or c.end_date >= day)), None)
+        if cov is None:
+            continue
+        if r.random() < 0.5:
+            checked = min(now, a.start_at - timedelta(hours=r.randint(1, 20), minutes=r.randint(0, 59)))
+            checks.append(dict(coverage_id=cov.id, patient_id=a.patient_id, appointment_id=a.id, service_date=day,
+                               method="portal", result="active", copay=cov.copay, deductible_remaining=None,
+                               out_of_pocket_remaining=None, notes=None,
+                               reference=f"PRT{r.randint(100000, 999999)}", trace_number=None,
+                               checked_at=checked, checked_by_fk=sm_user))
+        if a.id in arrived and cov.copay and r.random() < 0.6:
+            method = r.choice(("card", "card", "card", "cash", "cash", "check"))
+            reference = {"card": f"AP{r.randint(100000, 999999)}", "check": f"CHK {r.randint(1000, 9999)}"}.get(method)
+            payments.append(dict(patient_id=a.patient_id, appointment_id=a.id, amount=cov.copay, method=method,
+                                 reference=reference, received_at=arrived[a.id] + timedelta(minutes=r.randint(0, 3)),
+                                 received_by_fk=sm_user, voided=False, void_reason=None, notes=None,
+                                 created_by_fk=sm_user))
+    for row in payments:
+        row["received_at"] = min(row["received_at"], now)
+        row["created_on"] = row["received_at"]
+        row["receipt_number"] = reserve_receipt_number(session)
+    _core_insert(session, EligibilityCheck, checks, seed=seed)
+    _core_insert(session, CopayPayment, payments, seed=seed)
+    session.commit()
+    return {"eligibility_checks": len(checks), "copays": len(payments)}
+
+
+def seed_billing(session, *, seed=DEFAULT_SEED, now=None):
+    """Billing demo data: settings, service facilities, payers, coverages, the fee schedule,
+    encounters for the last two weeks' completed visits (only with an ICD-10-CM code set
+    loaded), today's eligibility checks and copays.
+
+    Skipped (returns None) when any payer exists or there are no patients. Coverages,
+    encounters and the rest go in with Core batch inserts that keep the services' rules.
+    """
+    from zoneinfo import ZoneInfo
+
+    from ..models import Location
+    from ..models.billing import Coverage, Payer, ServiceFacility
+    from . import icd10
+
+    started = time.perf_counter()
+    if not has_patients(session) or session.scalar(select(Payer.id).limit(1)) is not None:
+        return None
+    r = random.Random(seed * 7 + 8)
+    now = now or utcnow()
+    locations = [loc for loc in (session.scalar(select(Location).where(Location.name == name))
+                                 for name, _tz, _address in DEMO_LOCATIONS) if loc is not None]
+    payer_ids = _ensure_billing_setup(session, locations)
+    fee_count = _seed_fees(session, seed)
+    home_tz = locations[0].timezone if locations else DEMO_LOCATIONS[0][1]
+    today = now.astimezone(ZoneInfo(home_tz)).date()
+
+    maker = _CoverageMaker(r, payer_ids, today)
+    patients = session.execute(
+        select(Patient.id, Patient.birth_date, Patient.preferred_language, Patient.guardian_name,
+               Patient.guardian_relationship, Patient.guarantor_relationship, Patient.guarantor_name)
+        .where(Patient.status != "merged").order_by(Patient.id)
+    ).all()
+    coverages = [row for p in patients for row in maker.make(p)]
+    _core_insert(session, Coverage, coverages, seed=seed)
+    session.commit()
+
+    stats = {"payers": len(payer_ids), "coverages": len(coverages), "fees": fee_count,
+             "self_pay": sum(1 for c in coverages if c["self_pay"]),
+             "secondary": sum(1 for c in coverages if c["priority"] == 2),
+             "encounters": 0, "diagnoses": 0, "charges": 0, "code_set": icd10.has_code_set(session)}
+    facilities = {f.location_id: (f.id, f.place_of_service)
+                  for f in session.scalars(select(ServiceFacility).where(ServiceFacility.active.is_(True))
+                                           .order_by(ServiceFacility.id.desc()))}
+    if stats["code_set"]:
+        stats.update(_seed_encounters(session, r, seed, now, facilities))
+    today_by_tz = functools.lru_cache(maxsize=None)(lambda tz: now.astimezone(ZoneInfo(tz)).date())
+    stats.update(_seed_desk(session, r, seed, now, today_by_tz))
+    stats["seconds"] = time.perf_counter() - started
+    return stats

@@ -11,6 +11,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum
+from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
@@ -25,22 +27,42 @@ CONTROL_COUNTER = "x12_270_control"
 SERVICE_TYPE = "30"  # health benefit plan coverage
 SEX_CODES = {"female": "F", "male": "M"}
 REJECT_REASONS = {  # AAA03, 005010X279A1
-    "04": "Authorized quantity exceeded", "15": "Required application data missing",
-    "41": "Authorization/access restrictions", "42": "Unable to respond at current time",
-    "43": "Invalid/missing provider identification", "44": "Invalid/missing provider name",
-    "45": "Invalid/missing provider specialty", "47": "Invalid/missing provider state",
-    "48": "Invalid/missing referring provider identification number", "49": "Provider is not primary care physician",
-    "51": "Provider not on file", "52": "Service dates not within provider plan enrollment",
-    "56": "Inappropriate date", "57": "Invalid/missing date(s) of service", "58": "Invalid/missing date-of-birth",
-    "60": "Date of birth follows date(s) of service", "61": "Date of death precedes date(s) of service",
-    "62": "Date of service not within allowable inquiry period", "63": "Date of service in future",
-    "71": "Patient birth date does not match that for the patient on the database",
-    "72": "Invalid/missing subscriber/insured ID", "73": "Invalid/missing subscriber/insured name",
-    "74": "Invalid/missing subscriber/insured gender code", "75": "Subscriber/insured not found",
-    "76": "Duplicate subscriber/insured ID number", "78": "Subscriber/insured not in group/plan identified",
-    "79": "Invalid participant identification", "80": "No response received - transaction terminated",
-    "97": "Invalid or missing provider address", "T4": "Payer name or identifier missing",
+    "04": _l("Authorized quantity exceeded"), "15": _l("Required application data missing"),
+    "35": _l("Out of network"), "41": _l("Authorization/access restrictions"),
+    "42": _l("Unable to respond at current time"), "43": _l("Invalid/missing provider identification"),
+    "44": _l("Invalid/missing provider name"), "45": _l("Invalid/missing provider specialty"),
+    "46": _l("Invalid/missing provider phone number"), "47": _l("Invalid/missing provider state"),
+    "48": _l("Invalid/missing referring provider identification number"),
+    "49": _l("Provider is not primary care physician"), "50": _l("Provider ineligible for inquiries"),
+    "51": _l("Provider not on file"), "52": _l("Service dates not within provider plan enrollment"),
+    "56": _l("Inappropriate date"), "57": _l("Invalid/missing date(s) of service"),
+    "58": _l("Invalid/missing date-of-birth"), "60": _l("Date of birth follows date(s) of service"),
+    "61": _l("Date of death precedes date(s) of service"),
+    "62": _l("Date of service not within allowable inquiry period"), "63": _l("Date of service in future"),
+    "64": _l("Invalid/missing patient ID"), "65": _l("Invalid/missing patient name"),
+    "66": _l("Invalid/missing patient gender code"), "67": _l("Patient not found"),
+    "68": _l("Duplicate patient ID number"),
+    "71": _l("Patient birth date does not match that for the patient on the database"),
+    "72": _l("Invalid/missing subscriber/insured ID"), "73": _l("Invalid/missing subscriber/insured name"),
+    "74": _l("Invalid/missing subscriber/insured gender code"), "75": _l("Subscriber/insured not found"),
+    "76": _l("Duplicate subscriber/insured ID number"), "77": _l("Subscriber found, patient not found"),
+    "78": _l("Subscriber/insured not in group/plan identified"), "79": _l("Invalid participant identification"),
+    "80": _l("No response received - transaction terminated"), "97": _l("Invalid or missing provider address"),
+    "T4": _l("Payer name or identifier missing"),
 }
+FOLLOW_UP_ACTIONS = {  # AAA04, 005010X279A1
+    "C": _l("Please correct and resubmit"), "N": _l("Resubmission not allowed"),
+    "P": _l("Please resubmit original transaction"), "R": _l("Resubmission allowed"),
+    "S": _l("Do not resubmit; inquiry initiated to a third party"), "W": _l("Please wait 30 days and resubmit"),
+    "X": _l("Please wait 10 days and resubmit"),
+    "Y": _l("Do not resubmit; we will hold your request and respond again shortly"),
+}
+# AAA03 codes the 005010X279A1 guide lists for the Subscriber and Dependent Request Validation (loops
+# 2100C and 2100D, AAA03): the provider and date codes, 64-68 (patient), 71, 72-78 (subscriber/insured).
+# Both name loops take the union: a payer answering about a dependent may say the subscriber was not
+# found (75) in 2100D, and the check only records the reason.
+MEMBER_REJECT_CODES = ("15", "35", "42", "43", "45", "47", "48", "49", "51", "52", "56", "57", "58", "60", "61",
+                       "62", "63", "64", "65", "66", "67", "68", "71", "72", "73", "74", "75", "76", "77", "78")
 ACTIVE, INACTIVE = "1", "6"
 REMAINING = "29"  # EB06 time period: remaining
 _CENT = Decimal("0.01")
@@ -317,12 +339,14 @@ def _value(code):
 
 
 def _aaa_note(segments):
+    """The rejections as translated text, e.g. "Subscriber/insured not found (75). Follow-up: ... (C)."."""
     notes = []
     for aaa in segments or []:
-        reason = _value(aaa.reject_reason_code)
-        notes.append(f"AAA {reason}: {REJECT_REASONS.get(reason, 'rejected')} "
-                     f"(follow-up {_value(aaa.follow_up_action_code)})")
-    return "; ".join(notes)
+        reason, action = _value(aaa.reject_reason_code), _value(aaa.follow_up_action_code)
+        notes.append(str(_l("%(reason)s (%(code)s). Follow-up: %(action)s (%(action_code)s).",
+                            reason=REJECT_REASONS.get(reason, _l("Rejected")), code=reason,
+                            action=FOLLOW_UP_ACTIONS.get(action, _l("none given")), action_code=action)))
+    return " ".join(notes)
 
 
 def _amount(benefits, code, remaining=False):
@@ -374,9 +398,87 @@ def answers_from_271(models):
     return answers
 
 
+@lru_cache(maxsize=None)
+def _eligibility_benefit_model():
+    """x12sdk's 271 model with the guide's AAA03 code list in the subscriber/dependent name loops.
+
+    Workaround for x12sdk 2.2.0: its Loop2100C and Loop2100D type their AAA as Loop2100BAaaSegment
+    ("identical to Loop2100B AAA"), i.e. the information receiver's codes, so a valid 271 saying
+    AAA*N**75*C (subscriber not found, 005010X279A1 section 2100C/2100D AAA03) is refused. These
+    subclasses only retype that one field (and the loops that contain it); every other check of
+    x12sdk still applies. They are used for the parsers read_271 creates, nothing else in the process.
+    """
+    from typing import List, Optional
+
+    from pydantic import Field
+    from x12sdk.v5010.segments import AaaSegment
+    from x12sdk.v5010.x12_271_005010X279A1 import loops as L
+    from x12sdk.v5010.x12_271_005010X279A1.transaction_set import EligibilityBenefit
+
+    member_codes = Enum("RejectReasonCode", {f"CODE_{code}": code for code in MEMBER_REJECT_CODES}, type=str)
+
+    class MemberAaaSegment(AaaSegment):
+        reject_reason_code: member_codes
+        follow_up_action_code: L.Loop2100BAaaSegment.FollowUpActionCode
+
+    aaa_field = Optional[List[MemberAaaSegment]]
+
+    class Loop2100C(L.Loop2100C):
+        aaa_segment: aaa_field = Field(None, min_length=0, max_length=9)
+
+    class Loop2100D(L.Loop2100D):
+        aaa_segment: aaa_field = Field(None, min_length=0, max_length=9)
+
+    class Loop2000D(L.Loop2000D):
+        loop_2100d: Loop2100D
+
+    class Loop2000C(L.Loop2000C):
+        loop_2100c: Loop2100C
+        loop_2000d: Optional[List[Loop2000D]] = Field(None, min_length=0)
+
+    class Loop2000B(L.Loop2000B):
+        loop_2000c: Optional[List[Loop2000C]] = None
+
+    class Loop2000A(L.Loop2000A):
+        loop_2000b: List[Loop2000B] = Field(default_factory=list, min_length=0)
+
+    class MemberAaaEligibilityBenefit(EligibilityBenefit):
+        loop_2000a: List[Loop2000A]
+
+    return MemberAaaEligibilityBenefit
+
+
+def _read_models(text):
+    """X12ModelReader.models() of x12sdk 2.2.0, with _eligibility_benefit_model() for 271s.
+
+    x12sdk has no option or hook for the model a parser builds, so the parser of each 271 transaction
+    is given ours (its _transaction_model, set in X12Parser.__init__): scoped to this read only.
+    """
+    from x12sdk.io import X12SegmentReader
+    from x12sdk.parsing import create_parser
+    from x12sdk.v5010.x12_271_005010X279A1.transaction_set import EligibilityBenefit
+
+    models, version, parser = [], None, None
+    with X12SegmentReader(text) as reader:
+        for name, fields in reader.segments():
+            if name == "GS":
+                version = fields[8]
+            if name in ("ISA", "GS", "GE", "IEA"):
+                continue
+            if name == "ST":
+                parser = create_parser(fields[1], version or fields[3], reader.delimiters)
+                if parser._transaction_model is EligibilityBenefit:
+                    parser._transaction_model = _eligibility_benefit_model()
+            if parser is None:
+                raise ValueError(f"segment {name} outside a transaction set")
+            model = parser.parse(name, fields)
+            if model:
+                models.append(model)
+    return models
+
+
 def parse_271(text):
     """The EligibilityBenefit models of a 271 file; X12FileError (nothing read) when it is not one."""
-    from x12sdk.io import X12ModelReader
     from x12sdk.parsing import X12ParseException
     from x12sdk.v5010.x12_271_005010X279A1.transaction_set import EligibilityBenefit
 
@@ -389,8 +491,7 @@ def parse_271(text):
     if not text.startswith("ISA") or len(text) < 106:
         raise X12FileError(_l("The file is not an X12 271 eligibility response: it does not start with ISA."))
     try:
-        with X12ModelReader(text) as reader:
-            models = list(reader.models())
+        models = _read_models(text)
     except (ValueError, X12ParseException, KeyError, IndexError, AttributeError, TypeError, ImportError) as exc:
         reason = " ".join(str(exc).split())[:300]
         raise X12FileError(_l("The file is not a valid X12 271 eligibility response: %(reason)s",

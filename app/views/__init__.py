@@ -94,6 +94,7 @@ def register_views(appbuilder):
 
     appbuilder.add_view(CopayView, "Copays", label=_l("Copays"), icon="fa-money", category="Billing",
                         category_label=_l("Billing"), category_icon="fa-usd")
+    from . import billing_cards  # noqa: F401  home cards of insurance and charges (helper R1)
     from .reports import register_report_views
 
     register_report_views(appbuilder)

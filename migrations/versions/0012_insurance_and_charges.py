@@ -294,6 +294,7 @@ def upgrade():
     with op.batch_alter_table('encounter', schema=None) as batch_op:
         batch_op.create_index('ix_encounter_patient', ['patient_id', 'service_date'], unique=False)
         batch_op.create_index('ix_encounter_provider', ['provider_id', 'service_date'], unique=False)
+        batch_op.create_index('ix_encounter_status', ['status', 'service_date'], unique=False)
 
     op.create_table('charge_line',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -352,6 +353,7 @@ def downgrade():
     op.drop_table('encounter_diagnosis')
     op.drop_table('charge_line')
     with op.batch_alter_table('encounter', schema=None) as batch_op:
+        batch_op.drop_index('ix_encounter_status')
         batch_op.drop_index('ix_encounter_provider')
         batch_op.drop_index('ix_encounter_patient')
 

@@ -244,3 +244,146 @@ def test_seed_demo_again_leaves_the_schedule_alone(seeded, runner):
     assert "skipped seeding the schedule" in result.output
     assert db.session.scalar(select(func.count()).select_from(Appointment)) == count
     assert db.session.scalar(select(func.count()).select_from(Location)) == 2
+
+
+# --------------------------------------------------------------------------- billing
+
+def _billing_counts():
+    from app.models.billing import (
+        BillingSettings, ChargeLine, CopayPayment, Coverage, EligibilityCheck, Encounter, EncounterDiagnosis,
+        FeeScheduleEntry, Payer, ServiceFacility,
+    )
+
+    return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (BillingSettings, ServiceFacility, Payer, Coverage, FeeScheduleEntry, Encounter,
+                          EncounterDiagnosis, ChargeLine, EligibilityCheck, CopayPayment)}
+
+
+def test_seed_demo_seeds_payers_coverages_and_fees_that_obey_the_rules(seeded):
+    from app.models import Location
+    from app.models.billing import BillingSettings, CopayPayment, Coverage, FeeScheduleEntry, Payer, ServiceFacility
+    from app.models.counter import Counter
+    from app.services import coverage as coverage_service
+    from app.services.copays import RECEIPT_COUNTER
+
+    assert "Seeded billing: 6 payers" in seeded
+    assert "skipped the demo encounters" in seeded  # no ICD-10-CM code set in this database
+    assert _billing_counts()["Encounter"] == 0
+
+    settings = db.session.get(BillingSettings, 1)
+    assert npi_valid(settings.group_npi) and re.fullmatch(r"\d{9}", settings.tax_id)
+    assert settings.taxonomy_code == "207Q00000X" and re.fullmatch(r"\d{9}", settings.postal_code)
+    assert settings.usage_indicator == "T" and settings.submitter_id and settings.isa_receiver_id
+    facilities = db.session.scalars(select(ServiceFacility)).all()
+    assert sorted(f.location_id for f in facilities) == sorted(loc.id for loc in db.session.scalars(select(Location)))
+    assert {f.place_of_service for f in facilities} == {"11"} and all(npi_valid(f.npi) for f in facilities)
+
+    payers = db.session.scalars(select(Payer)).all()
+    assert len(payers) == 6 and {"MB", "MC", "CI", "BL"} <= {p.claim_filing_indicator for p in payers}
+    assert all(90 <= p.timely_filing_days <= 365 and p.active for p in payers)
+
+    fees = db.session.scalars(select(FeeScheduleEntry)).all()
+    assert len(fees) == 25 and {f.effective_date for f in fees} == {date(2026, 1, 1)}
+    assert all(f.fee > 0 and f.modifier == "" for f in fees)
+
+    patients = {p.id: p for p in _patients()}
+    coverages = db.session.scalars(select(Coverage).order_by(Coverage.id)).all()
+    today = date.today()
+    current = [c for c in coverages if c.priority == 1 and c.end_date is None]
+    assert sorted(c.patient_id for c in current) == sorted(patients)  # every patient: insured or self-pay
+    self_pay = sum(c.self_pay for c in current) / len(current)
+    assert 0.07 <= self_pay <= 0.25, self_pay
+    assert 0.05 <= sum(c.priority == 2 for c in coverages) / len(current) <= 0.25
+    by_order = {}
+    for c in coverages:
+        assert c.status == "active" and c.effective_date < today + timedelta(days=1)
+        by_order.setdefault((c.patient_id, c.priority), []).append(c)
+        if c.self_pay:
+            assert c.payer_id is None and c.member_id is None
+        else:
+            assert re.fullmatch(r"[A-Z]{3}\d{8}", c.member_id), c.member_id
+            assert c.copay is None if c.priority == 2 else 0 <= c.copay <= 50
+        # The coverage service's own checks (an edit to the same values) accept every seeded row.
+        values = {f: getattr(c, f) for f in coverage_service.FIELDS if f not in ("payer", "subscriber_mrn")}
+        values.update(payer=c.payer_id, _old_payer_id=c.payer_id)
+        coverage_service._validate(db.session, patients[c.patient_id], values, exclude_id=c.id)
+        minor = age_on(patients[c.patient_id].birth_date, today) < 18
+        if not c.self_pay and minor and patients[c.patient_id].guardian_name:
+            assert c.subscriber_relationship in ("child", "other") and c.subscriber_family_name
+    for items in by_order.values():  # the same order never overlaps in time
+        items.sort(key=lambda c: c.effective_date)
+        for before, after in zip(items, items[1:]):
+            assert before.end_date is not None and before.end_date < after.effective_date
+    assert any(len(items) > 1 for items in by_order.values())  # some patients changed plans
+
+    payments = db.session.scalars(select(CopayPayment)).all()
+    counter = db.session.scalar(select(Counter.value).where(Counter.name == RECEIPT_COUNTER))
+    numbers = sorted(int(p.receipt_number[1:]) for p in payments)  # the copay service's counter (kept across tests)
+    assert numbers == list(range(counter - len(payments) + 1, counter + 1))
+    for payment in payments:
+        assert payment.appointment.patient_id == payment.patient_id and payment.appointment.status != "booked"
+        primary = coverage_service.active_coverages(db.session, payment.patient_id, payment.appointment.start_local.date())
+        assert payment.amount == primary[0].copay and payment.received_at <= utc_now()
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "Coverage")).all()
+    assert sum(json.loads(e.details)["count"] for e in events) == len(coverages)
+
+
+def utc_now():
+    from app.models.base import utcnow
+
+    return utcnow()
+
+
+def test_seed_demo_checks_eligibility_for_about_half_of_todays_insured_visits(seeded):
+    from app.models.billing import EligibilityCheck
+    from app.services import coverage as coverage_service
+
+    from zoneinfo import ZoneInfo
+
+    checks = db.session.scalars(select(EligibilityCheck)).all()
+    if utc_now().astimezone(ZoneInfo("America/New_York")).weekday() < 5:  # the demo practice works weekdays
+        assert len(checks) >= 5
+    for check in checks:
+        assert check.method == "portal" and check.result == "active"
+        assert check.appointment.patient_id == check.patient_id == check.coverage.patient_id
+        assert check.service_date == check.appointment.start_local.date()
+        assert check.coverage in coverage_service.active_coverages(db.session, check.patient_id, check.service_date)
+        assert check.coverage.priority == 1 and not check.coverage.self_pay
+        assert check.copay == check.coverage.copay and check.checked_at <= utc_now()
+
+
+def test_seed_demo_with_a_code_set_seeds_encounters_with_valid_diagnoses_and_charges(app, icd10_sets, runner):
+    from app.models.billing import ChargeLine, Encounter
+    from app.services import fees, icd10
+
+    result = runner.invoke(args=["clinic", "seed-demo", "--patients", str(COUNT), "--seed", "7"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "skipped the demo encounters" not in result.output
+    encounters = db.session.scalars(select(Encounter)).all()
+    assert len(encounters) >= 50, result.output
+    assert {"open", "ready"} == {e.status for e in encounters}
+    now = utc_now()
+    for e in encounters:
+        a = e.appointment
+        assert a.status in ("completed", "checked_out") and now - timedelta(days=15) <= a.start_at <= now
+        assert (e.patient_id, e.provider_id, e.service_date) == (a.patient_id, a.provider_id, a.start_local.date())
+        assert e.service_facility.location_id == a.location_id
+        assert e.place_of_service == ("02" if a.type.telehealth else "11")
+        assert 1 <= len(e.diagnoses) <= 3 and 1 <= len(e.charges) <= 2
+        for d in e.diagnoses:
+            row, problem = icd10.lookup(db.session, d.code, e.service_date)
+            assert problem is None and row.code_set_id == d.code_set_id, (d.code, problem)
+        positions = {d.position for d in e.diagnoses}
+        for line in e.charges:
+            assert line.pointers and set(line.pointers) <= positions, (e.id, line.pointers, positions)
+            assert line.fee == fees.fee_for(db.session, line.code, line.modifier1, e.service_date)
+            assert line.code_kind in ("CPT", "HCPCS") and line.rendering_provider_id == e.provider_id
+    assert db.session.scalar(select(func.count()).select_from(ChargeLine)) > len(encounters)  # some 2-line visits
+
+
+def test_seed_demo_again_does_not_duplicate_billing(seeded, runner):
+    before = _billing_counts()
+    result = runner.invoke(args=["clinic", "seed-demo", "--patients", "50"])
+    assert result.exit_code == 0, result.output
+    assert "skipped seeding billing" in result.output
+    assert _billing_counts() == before and before["Coverage"] >= COUNT

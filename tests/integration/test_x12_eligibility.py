@@ -85,10 +85,22 @@ def test_nothing_to_ask_about_writes_nothing(c):
 
 def _271(traces, bodies):
     """A 271 answering `traces` (one subscriber each) with the given segments after the NM1."""
-    segs = ["ST*271*0001*005010X279A1", "BHT*0022*11*42*20261127*1200", "HL*1**20*1",
-            "NM1*PR*2*ACME HEALTH*****PI*ACME01", "HL*2*1*21*1", "NM1*1P*2*SUNRISE CLINIC*****XX*1234567893"]
+    segs = []
     for n, (trace, body) in enumerate(zip(traces, bodies), start=3):
         segs += [f"HL*{n}*2*22*0", f"TRN*2*{trace}*1123456789", "NM1*IL*1*NUNEZ*JOSE****MI*MEM-0001"] + body
+    return _interchange(segs)
+
+
+def _271_dependent(trace, body):
+    """A 271 answering a dependent's trace (2000D) with the given segments after the dependent's NM1."""
+    return _interchange(["HL*3*2*22*1", "NM1*IL*1*PARENT*MARIA****MI*MEM-0002", "HL*4*3*23*0",
+                         f"TRN*2*{trace}*1123456789", "NM1*03*1*NUNEZ*LUCIA"] + body)
+
+
+def _interchange(members):
+    segs = ["ST*271*0001*005010X279A1", "BHT*0022*11*42*20261127*1200", "HL*1**20*1",
+            "NM1*PR*2*ACME HEALTH*****PI*ACME01", "HL*2*1*21*1", "NM1*1P*2*SUNRISE CLINIC*****XX*1234567893",
+            *members]
     segs.append(f"SE*{len(segs) + 1}*0001")
     isa = ("ISA*00*          *00*          *ZZ*ACMEPAYER      *ZZ*SUNRISE        *261127*1200*^*00501*000000007*0*T*:")
     return "~\n".join([isa, "GS*HB*ACMEPAYER*SUNRISE*20261127*1200*7*X*005010X279A1", *segs, "GE*1*7",
@@ -98,7 +110,7 @@ def _271(traces, bodies):
 ACTIVE = ["DMG*D8*19800304*M", "EB*1*IND*30**GOLD PLAN", "EB*B*IND*98***27*25.00****Y",
           "EB*C*IND*30***29*500.00****Y", "EB*C*IND*30***23*1500.00****Y", "EB*G*IND*30***29*2750.50****Y"]
 INACTIVE = ["EB*6*IND*30"]
-REJECTED = ["AAA*Y**15*C"]  # x12sdk 2.2.0 takes only the 2100B reason codes in 2100C (not 72-76)
+REJECTED = ["AAA*Y**15*C"]
 
 
 def test_271_answers_the_pending_checks(c):
@@ -156,3 +168,73 @@ def test_malformed_271_is_refused_and_nothing_changes(c, text):
     assert "271" in str(err.value.message)
     db.session.rollback()
     assert set(db.session.scalars(select(EligibilityCheck.result))) == {"pending"}
+
+
+def _checks():
+    db.session.expire_all()
+    return db.session.scalars(select(EligibilityCheck).order_by(EligibilityCheck.id)).all()
+
+
+@pytest.mark.parametrize("aaa, reason", [
+    ("AAA*N**72*C", "Invalid/missing subscriber/insured ID (72)"),
+    ("AAA*N**73*C", "Invalid/missing subscriber/insured name (73)"),
+    ("AAA*N**75*C", "Subscriber/insured not found (75)"),
+    ("AAA*N**76*C", "Duplicate subscriber/insured ID number (76)"),
+])
+def test_271_subscriber_rejection_in_2100c_is_an_error_with_the_reason(c, aaa, reason):
+    # x12sdk 2.2.0 on its own refuses these valid 271s (2100C AAA typed with the 2100B code list)
+    write(c)
+    first, second = _checks()
+    summary = x12.read_271(db.session, _271([first.trace_number], [[aaa]]))
+    assert summary.unknown == [] and [ch.id for ch in summary.updated] == [first.id]
+    first, second = _checks()
+    assert first.result == "error" and first.copay is None
+    assert first.notes == f"{reason}. Follow-up: Please correct and resubmit (C)."
+    assert second.result == "pending" and second.notes is None
+
+
+@pytest.mark.parametrize("aaa, reason", [
+    ("AAA*N**72*C", "Invalid/missing subscriber/insured ID (72)"),
+    ("AAA*N**75*C", "Subscriber/insured not found (75)"),
+    ("AAA*N**67*R", "Patient not found (67)"),
+])
+def test_271_rejection_in_2100d_answers_the_dependents_check(c, aaa, reason):
+    write(c)
+    adult, child = _checks()
+    summary = x12.read_271(db.session, _271_dependent(child.trace_number, [aaa]))
+    assert [ch.id for ch in summary.updated] == [child.id]
+    adult, child = _checks()
+    assert child.result == "error" and reason in child.notes and "Follow-up:" in child.notes
+    assert ("Resubmission allowed (R)" if aaa.endswith("R") else "Please correct and resubmit (C)") in child.notes
+    assert adult.result == "pending"
+
+
+def test_the_workaround_is_scoped_to_read_271(c):
+    write(c)
+    first = _checks()[0]
+    text = _271([first.trace_number], [["AAA*N**75*C"]])
+    x12.read_271(db.session, text)
+    assert _checks()[0].result == "error"
+    # other parsing in the process still uses x12sdk's own models, unchanged
+    with pytest.raises(ValueError, match="reject_reason_code"):
+        with X12ModelReader(text) as reader:
+            list(reader.models())
+
+
+@pytest.mark.parametrize("text", [
+    _271(["TRACE"], [["AAA*N**99*C"]]),  # no such AAA03 code anywhere
+    _271_dependent("TRACE", ["AAA*N**99*C"]),
+    _271(["TRACE"], [["AAA*N**75*Q"]]),  # no such follow-up action
+    # 75 is a subscriber code: not allowed for the information receiver (2100B)
+    _271(["TRACE"], [[]]).replace("XX*1234567893~", "XX*1234567893~\nAAA*N**75*C~"),
+])
+def test_271_with_an_invalid_aaa_is_refused_and_nothing_changes(c, text):
+    write(c)
+    trace = _checks()[0].trace_number
+    with pytest.raises(x12.X12FileError) as err:
+        x12.read_271(db.session, text.replace("TRACE", trace))
+    message = str(err.value.message)
+    assert "not a valid X12 271 eligibility response" in message
+    assert "reject_reason_code" in message or "follow_up_action_code" in message
+    db.session.rollback()
+    assert [(ch.result, ch.notes) for ch in _checks()] == [("pending", None)] * 2

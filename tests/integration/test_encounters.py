@@ -491,3 +491,27 @@ def test_the_front_desk_reaches_no_encounter_screen_and_sees_no_diagnosis(client
         assert client.post(url, data={"csrf_token": client.csrf_token, "version": enc.version}).status_code == 403, url
     html = text(client.get(f"/appointments/{appointment.id}"))
     assert "Encounter / charges" not in html and "E11.9" not in html and "99213" not in html
+
+
+def test_front_desk_sees_no_diagnosis_code_on_any_screen_it_uses(client, login_as, c):
+    """Minimum necessary: the desk's screens show the visit, never its diagnoses or charges."""
+    enc = with_dx(c, codes=("E11.9", "J45.909"))
+    charge(enc, code="99214", pointers="A B")
+    appointment = enc.appointment
+    login_as("FrontDesk")
+    pages = [f"/patients/{c.patient.id}/chart", f"/appointments/{appointment.id}",
+             f"/schedule/day?date={VISIT.date().isoformat()}&provider={c.provider.id}",
+             f"/flow/?location={c.location.id}", "/eligibility/", "/copays/"]
+    for url in pages:
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        html = text(resp)
+        for secret in ("E11.9", "E119", "J45.909", "Type 2 diabetes", "99214"):
+            assert secret not in html, (url, secret)
+    assert client.get(f"/encounters/{enc.id}").status_code == 403
+    assert client.post("/icd10/search", json={"q": "diabetes"},
+                       headers={"X-CSRFToken": client.csrf_token}).status_code == 403
+    client.get("/logout/")
+    login_as("Billing")  # the same codes, where the work needs them: the check above looks for the right text
+    html = text(client.get(f"/encounters/{enc.id}"))
+    assert "E11.9" in html and "J45.909" in html and "99214" in html

@@ -174,6 +174,7 @@ class FlowBoardView(BaseView):
             "board": board, "location": location, "own_provider": provider, "show_all": show_all,
             "groups": GROUPS, "step_labels": STEP_LABELS, "status_labels": STATUS_LABELS,
             "can_update": self.appbuilder.sm.has_access("can_update_status", "Appointment"),
+            "can_collect": self.appbuilder.sm.has_access("can_write", "Copay"),
             "clock": _clock, "refresh_seconds": REFRESH_SECONDS,
             "day_text": format_date(board.day, "full", locale=str(get_locale() or "en")) if board else "",
             "appointment_url": _appointment_url,

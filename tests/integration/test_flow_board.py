@@ -233,6 +233,17 @@ def test_a_taken_room_is_refused_and_not_offered(client, login_as, c):
     assert "No free room." in group(text, "waiting")
 
 
+def test_the_desk_collects_the_copay_of_an_arrived_patient_from_the_board(client, login_as, c):
+    expected, arrived = at(c, 12, 30), at(c, 11, 30)
+    scheduling.transition(c.session, arrived, "arrived")
+    login_as("FrontDesk")
+    html = client.get(f"/flow/?location={c.location.id}").get_data(as_text=True)
+    link = f"/copays/collect/{arrived.patient_id}?appointment={arrived.id}"
+    assert link.replace("&", "&amp;") in html or link in html
+    assert html.count("cd-flow-copay") == 1  # the expected patient has not arrived: no copay yet
+    assert client.get(link).status_code == 200
+
+
 def test_clinician_rooms_and_completes(client, login_as, c):
     appointment = at(c, 11, 30)
     scheduling.transition(c.session, appointment, "arrived")

@@ -18,6 +18,7 @@ from .billing import (  # noqa: F401
     Payer,
     ServiceFacility,
 )
+from .claims import Claim, ClaimLine, ClaimStatusChange  # noqa: F401
 from .counter import Counter  # noqa: F401
 from .document import PatientDocument  # noqa: F401
 from .patient import Patient, PatientSearchTerm  # noqa: F401

@@ -10,14 +10,13 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from ..models.base import utcnow
 from ..models.billing import CopayPayment
-from ..models.counter import Counter
 from ..models.scheduling import Appointment
 from .checkdigits import luhn_valid
+from . import counters
 from .errors import ValidationFailed
 
 PAYMENT_METHODS = ("cash", "card", "check", "other")  # the CHECK constraint on copay_payment.method
@@ -107,16 +106,7 @@ def _patient_problems(patient):
 
 def reserve_receipt_number(session):
     """The next receipt number ("R0000042"), taken in the caller's transaction."""
-    stmt = update(Counter).where(Counter.name == RECEIPT_COUNTER).values(value=Counter.value + 1).returning(Counter.value)
-    value = session.execute(stmt).scalar_one_or_none()
-    if value is None:
-        try:
-            with session.begin_nested():  # two first receipts at once: one inserts, the other counts on
-                session.add(Counter(name=RECEIPT_COUNTER, value=1))
-            value = 1
-        except IntegrityError:
-            value = session.execute(stmt).scalar_one()
-    return f"{RECEIPT_PREFIX}{value:0{RECEIPT_DIGITS}d}"
+    return f"{RECEIPT_PREFIX}{counters.take(session, RECEIPT_COUNTER):0{RECEIPT_DIGITS}d}"
 
 
 def record_copay(session, *, patient, amount, method, reference=None, appointment=None, notes=None, actor,

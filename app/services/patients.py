@@ -3,16 +3,16 @@ from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, event, select, text, update
+from sqlalchemy import String, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import Model, Patient, PatientSearchTerm, Provider
 from ..models.base import utcnow
-from ..models.counter import Counter
 from ..models.patient import GENDER_IDENTITIES, GUARANTOR_RELATIONSHIPS, SEXES
 from . import audit, languages, phones
+from . import counters
 from . import ssn as ssn_service
 from .checkdigits import luhn_check_digit
 from .errors import DomainError, MergeError, NotFoundError, StaleRecordError, ValidationFailed
@@ -256,17 +256,7 @@ event.listen(Session, "before_flush", _sync_search_keys)
 
 def reserve_mrns(session, count=1):
     """Reserve `count` new MRNs (8+ digits, last one a Luhn check digit); never reused."""
-    stmt = (
-        update(Counter)
-        .where(Counter.name == MRN_COUNTER)
-        .values(value=Counter.value + count)
-        .returning(Counter.value)
-    )
-    last = session.execute(stmt).scalar_one_or_none()
-    if last is None:
-        session.add(Counter(name=MRN_COUNTER, value=MRN_START + count - 1))
-        session.flush()
-        last = MRN_START + count - 1
+    last = counters.take(session, MRN_COUNTER, count, first=MRN_START)
     first = last - count + 1
     return [f"{n}{luhn_check_digit(str(n))}" for n in range(first, last + 1)]
 

@@ -15,11 +15,11 @@ from enum import Enum
 from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ..models.billing import BillingSettings, EligibilityCheck
-from ..models.counter import Counter
 from .coverage import active_coverages
+from . import counters
 from .eligibility import service_date_of
 from .errors import DomainError, ValidationFailed
 
@@ -76,13 +76,7 @@ class X12FileError(DomainError):
 
 def next_control_number(session):
     """The next interchange control number (1 to 999999999), never reused."""
-    value = session.execute(update(Counter).where(Counter.name == CONTROL_COUNTER)
-                            .values(value=Counter.value % 999999999 + 1).returning(Counter.value)).scalar()
-    if value is None:
-        session.add(Counter(name=CONTROL_COUNTER, value=1))
-        session.flush()
-        value = 1
-    return value
+    return (counters.take(session, CONTROL_COUNTER) - 1) % 999999999 + 1  # ISA13 has nine digits
 
 
 _DELIMITERS = re.compile(r"[*~:^\r\n]+")

@@ -1,7 +1,7 @@
 """Privacy officer screens: the audit trail (filter, CSV, PDF) and disclosures."""
 from datetime import datetime, time, timedelta
 
-from flask import Response, current_app, flash, g, redirect, request, url_for
+from flask import Response, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import format_datetime, get_locale, get_timezone

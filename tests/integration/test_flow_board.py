@@ -234,7 +234,8 @@ def test_a_taken_room_is_refused_and_not_offered(client, login_as, c):
 
 
 def test_the_desk_collects_the_copay_of_an_arrived_patient_from_the_board(client, login_as, c):
-    expected, arrived = at(c, 12, 30), at(c, 11, 30)
+    at(c, 12, 30)  # expected, not arrived: no copay yet
+    arrived = at(c, 11, 30)
     scheduling.transition(c.session, arrived, "arrived")
     login_as("FrontDesk")
     html = client.get(f"/flow/?location={c.location.id}").get_data(as_text=True)

@@ -1,5 +1,5 @@
-"""Claims: one claim per encounter and coverage, its lines (a snapshot of the encounter's charge
-lines when the claim was built) and its status history.
+"""Claims: one claim per encounter and coverage, its diagnoses and lines (a snapshot of the
+encounter's diagnoses and charge lines when the claim was built) and its status history.
 
 The lifecycle and every rule live in app/services/claims.py; the database only guards the
 vocabulary (statuses, frequency codes) and the optimistic lock.
@@ -53,6 +53,8 @@ class Claim(AuditMixin, Model):
     coverage = relationship("Coverage")
     payer = relationship("Payer")
     original_claim = relationship("Claim", remote_side=[id])
+    diagnoses = relationship("ClaimDiagnosis", back_populates="claim", order_by="ClaimDiagnosis.position",
+                             cascade="all, delete-orphan")
     lines = relationship("ClaimLine", back_populates="claim", order_by="ClaimLine.line_number",
                          cascade="all, delete-orphan")
     status_changes = relationship("ClaimStatusChange", back_populates="claim", order_by="ClaimStatusChange.id",
@@ -63,6 +65,36 @@ class Claim(AuditMixin, Model):
 
     def __str__(self):
         return self.claim_number
+
+
+class ClaimDiagnosis(Model):
+    """A diagnosis as billed: copied from the encounter's diagnoses when the claim (or its lines) was
+    built, so a claim that was sent keeps the codes its line pointers meant."""
+
+    __tablename__ = "claim_diagnosis"
+    __table_args__ = (
+        UniqueConstraint("claim_id", "position", name="uq_claim_diagnosis_position"),
+        CheckConstraint("position BETWEEN 1 AND 12", name="ck_claim_diagnosis_position"),
+        Index("ix_claim_diagnosis_claim", "claim_id"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    claim_id = Column(Integer, ForeignKey("claim.id"), nullable=False)
+    position = Column(Integer, nullable=False)  # 1 = A on the CMS-1500 ... 12 = L
+    code = Column(String(8), nullable=False)  # without the dot, as on the encounter
+    code_set_id = Column(Integer, ForeignKey("icd10_code_set.id"), nullable=False)
+
+    claim = relationship("Claim", back_populates="diagnoses")
+
+    # Claim diagnoses are patient data: their changes go into the audit trail under the claim's patient.
+    __audit_patient__ = "patient_id"
+
+    @property
+    def patient_id(self):
+        claim = self.claim
+        if claim is None and self.claim_id is not None and object_session(self) is not None:
+            claim = object_session(self).get(Claim, self.claim_id)  # a diagnosis just taken off its claim
+        return claim.patient_id if claim is not None else None
 
 
 class ClaimLine(Model):
@@ -87,7 +119,7 @@ class ClaimLine(Model):
     charge = Column(MONEY, nullable=False)  # line total: units x fee
     service_date = Column(Date, nullable=False)
     place_of_service = Column(String(2), nullable=False)
-    pointer1 = Column(Integer)  # diagnosis positions (1-12) on the encounter
+    pointer1 = Column(Integer)  # diagnosis positions (1-12) on the claim (ClaimDiagnosis)
     pointer2 = Column(Integer)
     pointer3 = Column(Integer)
     pointer4 = Column(Integer)

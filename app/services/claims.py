@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..claims import Address, ClaimData, Party
 from ..claims import ClaimLine as ClaimLineData
 from ..models.base import utcnow
-from ..models.claims import CLAIM_STATUSES, Claim, ClaimLine, ClaimStatusChange
+from ..models.claims import CLAIM_STATUSES, Claim, ClaimDiagnosis, ClaimLine, ClaimStatusChange
 from . import icd10
 from . import counters
 from .billing_setup import get_settings
@@ -103,6 +103,13 @@ def _line_values(charge):
                 pointer3=pointers[2], pointer4=pointers[3], rendering_provider_id=charge.rendering_provider_id)
 
 
+def _diagnoses_from(diagnoses):
+    """Claim diagnoses copied from the encounter's diagnoses (or another claim's): same positions, so the
+    lines' pointers keep meaning the same codes."""
+    return [ClaimDiagnosis(position=dx.position, code=icd10.normalize(dx.code), code_set_id=dx.code_set_id)
+            for dx in diagnoses]
+
+
 def _copy_line(line):
     return ClaimLine(**{c: getattr(line, c) for c in (
         "line_number", "charge_line_id", "code", "modifier1", "modifier2", "modifier3", "modifier4", "units",
@@ -157,6 +164,7 @@ def build_claim(session, encounter, *, coverage=None, actor=None, now=None):
     claim = Claim(claim_number=reserve_claim_number(session), encounter_id=encounter.id,
                   patient_id=encounter.patient_id, coverage_id=coverage.id, payer_id=coverage.payer_id,
                   service_date=encounter.service_date, frequency_code="1", status="draft")
+    claim.diagnoses = _diagnoses_from(encounter.diagnoses)
     claim.lines = [ClaimLine(**_line_values(charge)) for charge in encounter.charges]
     _retotal(claim)
     session.add(claim)
@@ -224,7 +232,7 @@ def _npi_problems(claim):
 
 
 def _diagnosis_problems(session, claim):
-    diagnoses = claim.encounter.diagnoses
+    diagnoses = claim.diagnoses
     if not diagnoses:
         return [("diagnoses", _l("The claim has no diagnosis."))]
     problems = []
@@ -237,7 +245,7 @@ def _diagnosis_problems(session, claim):
 
 
 def _line_problems(claim, today):
-    positions = {dx.position for dx in claim.encounter.diagnoses}
+    positions = {dx.position for dx in claim.diagnoses}
     if not claim.lines:
         return [("lines", _l("The claim has no service lines."))]
     problems = []
@@ -390,12 +398,14 @@ def update_line(session, claim, line, *, expected_version, actor=None, **values)
 
 
 def refresh_lines(session, claim, *, expected_version, actor=None):
-    """Take the lines again from the encounter as it is now (a draft being fixed after a rejection)."""
+    """Take the diagnoses and lines again from the encounter as it is now (a draft being fixed after a
+    rejection)."""
     _check_editable(session, claim, expected_version)
-    for line in list(claim.lines):
-        session.delete(line)  # explicitly: the audit trail records deletions the session was told of
-    session.flush()
-    session.expire(claim, ["lines"])
+    for row in list(claim.diagnoses) + list(claim.lines):
+        session.delete(row)  # explicitly: the audit trail records deletions the session was told of
+    session.flush()  # the old rows go first: positions and line numbers are unique per claim
+    session.expire(claim, ["diagnoses", "lines"])
+    claim.diagnoses = _diagnoses_from(claim.encounter.diagnoses)
     claim.lines = [ClaimLine(**_line_values(charge)) for charge in claim.encounter.charges]
     _retotal(claim)
     _commit(session)
@@ -422,8 +432,8 @@ def set_payer_control_number(session, claim, value):
 
 
 def correct(session, claim, *, kind, actor, now=None):
-    """A replacement (7, lines from the encounter as it is now) or void (8, the original's lines) of an
-    adjudicated claim; it carries the payer's claim control number and starts as a draft."""
+    """A replacement (7, diagnoses and lines from the encounter as it is now) or void (8, the original's
+    diagnoses and lines) of an adjudicated claim; it carries the payer's claim control number and starts as a draft."""
     problems = []
     if kind not in CORRECTION_KINDS:
         problems.append(("kind", _l("Choose a replacement or a void.")))
@@ -449,8 +459,10 @@ def correct(session, claim, *, kind, actor, now=None):
                 service_date=claim.service_date, frequency_code=CORRECTION_KINDS[kind], original_claim_id=claim.id,
                 prior_authorization=claim.prior_authorization, status="draft")
     if kind == "replace":
+        new.diagnoses = _diagnoses_from(claim.encounter.diagnoses)
         new.lines = [ClaimLine(**_line_values(charge)) for charge in claim.encounter.charges]
     else:
+        new.diagnoses = _diagnoses_from(claim.diagnoses)
         new.lines = [_copy_line(line) for line in claim.lines]
     _retotal(new)
     session.add(new)
@@ -509,7 +521,7 @@ def claim_data(session, claim):
                     tax_id=settings.tax_id, taxonomy=settings.taxonomy_code, phone=settings.phone)
     pay_to = _address(settings.pay_to_line1, settings.pay_to_line2, settings.pay_to_city, settings.pay_to_state,
                       settings.pay_to_postal_code)
-    diagnoses = list(encounter.diagnoses)
+    diagnoses = list(claim.diagnoses)  # the claim's own snapshot: a sent claim never changes
     index = {dx.position: i for i, dx in enumerate(diagnoses, start=1)}
     rendering = encounter.provider
     lines = []

@@ -1,4 +1,4 @@
-"""claims: claims, claim lines, status history
+"""claims: claims, claim diagnoses, claim lines, status history
 
 Revision ID: 0013
 Revises: 0012
@@ -60,6 +60,21 @@ def upgrade():
         batch_op.create_index('ix_claim_patient', ['patient_id', 'service_date'], unique=False)
         batch_op.create_index('ix_claim_status', ['status', 'service_date'], unique=False)
 
+    op.create_table('claim_diagnosis',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('claim_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=8), nullable=False),
+    sa.Column('code_set_id', sa.Integer(), nullable=False),
+    sa.CheckConstraint('position BETWEEN 1 AND 12', name='ck_claim_diagnosis_position'),
+    sa.ForeignKeyConstraint(['claim_id'], ['claim.id'], ),
+    sa.ForeignKeyConstraint(['code_set_id'], ['icd10_code_set.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('claim_id', 'position', name='uq_claim_diagnosis_position')
+    )
+    with op.batch_alter_table('claim_diagnosis', schema=None) as batch_op:
+        batch_op.create_index('ix_claim_diagnosis_claim', ['claim_id'], unique=False)
+
     op.create_table('claim_line',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('claim_id', sa.Integer(), nullable=False),
@@ -116,6 +131,10 @@ def downgrade():
         batch_op.drop_index('ix_claim_line_charge_line')
 
     op.drop_table('claim_line')
+    with op.batch_alter_table('claim_diagnosis', schema=None) as batch_op:
+        batch_op.drop_index('ix_claim_diagnosis_claim')
+
+    op.drop_table('claim_diagnosis')
     with op.batch_alter_table('claim', schema=None) as batch_op:
         batch_op.drop_index('ix_claim_status')
         batch_op.drop_index('ix_claim_patient')

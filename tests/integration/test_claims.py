@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AuditEvent
 from app.models.billing import Coverage, EncounterDiagnosis, Payer
-from app.models.claims import Claim, ClaimLine, ClaimStatusChange
+from app.models.claims import Claim, ClaimDiagnosis, ClaimLine, ClaimStatusChange
 from app.services import billing_setup, claims, encounters, scheduling
 from app.services import coverage as coverage_service
 from app.services.errors import StaleRecordError, ValidationFailed
@@ -204,7 +204,8 @@ def test_incomplete_billing_settings(c):
 
 def test_a_non_billable_diagnosis(c):
     claim = built(c)
-    dx = db.session.scalars(select(EncounterDiagnosis).where(EncounterDiagnosis.position == 2)).one()
+    dx = db.session.scalars(select(ClaimDiagnosis).where(ClaimDiagnosis.claim_id == claim.id,
+                                                         ClaimDiagnosis.position == 2)).one()
     dx.code = "E11"  # a category header
     db.session.commit()
     assert only_problem(c, claim) == ("diagnoses", "Diagnosis B: E11 is a category, not a billable code: choose a "
@@ -508,3 +509,57 @@ def test_a_charge_line_removed_from_the_encounter_leaves_the_claim_line_as_bille
     db.session.expire_all()
     lines = db.session.get(Claim, claim.id).lines
     assert [(l.code, l.charge_line_id is None) for l in lines] == [("99213", False), ("81002", True)]
+
+
+# ------------------------------------------------------------------ the claim's own diagnoses
+
+def test_a_built_claim_keeps_its_diagnoses_when_the_encounter_changes_later(c):
+    enc = ready_encounter(c, codes=("E11.9", "I10", "E66.9"), lines=(
+        {"code": "99213", "fee": "100.00", "pointers": "A C"},
+        {"code": "81002", "fee": "12.50", "pointers": "B"}))
+    claim = claims.build_claim(c.session, enc, actor=c.user)
+    move(c, claim, "ready", "submitted")
+    assert [(d.position, d.code) for d in claim.diagnoses] == [(1, "E119"), (2, "I10"), (3, "E669")]
+    # After the claim was sent, the encounter's diagnoses are reordered and one is added.
+    enc = db.session.get(Claim, claim.id).encounter
+    encounters.set_diagnoses(c.session, enc, ["E66.9", "J45.909", "I10", "E11.9"], expected_version=enc.version)
+    db.session.expire_all()
+    enc = db.session.get(Claim, claim.id).encounter
+    assert [d.code for d in enc.diagnoses] == ["E669", "J45909", "I10", "E119"]
+    assert [c_.pointers for c_ in enc.charges] == [[4, 1], [3]]  # the encounter's lines follow its codes
+    claim = db.session.get(Claim, claim.id)
+    data = claims.claim_data(c.session, claim)
+    assert data.diagnoses == ["E119", "I10", "E669"]
+    assert [[data.diagnoses[p - 1] for p in line.pointers] for line in data.lines] == [["E119", "E669"], ["I10"]]
+    assert [(d.position, d.code) for d in claim.diagnoses] == [(1, "E119"), (2, "I10"), (3, "E669")]
+
+
+def test_the_scrubber_judges_the_claims_diagnoses_not_the_encounters(c):
+    claim = built(c)  # E11.9 (A), I10 (B); line 1 points at A and B
+    enc = claim.encounter
+    # The encounter drops I10 behind the claim's back (its charge line points at it, so directly).
+    db.session.delete(db.session.scalars(select(EncounterDiagnosis).where(EncounterDiagnosis.encounter_id == enc.id,
+                                                                          EncounterDiagnosis.position == 2)).one())
+    db.session.commit()
+    db.session.expire_all()
+    assert claims.scrub(c.session, db.session.get(Claim, claim.id), today=TODAY) == []
+
+
+def test_refresh_on_a_draft_takes_the_encounters_new_diagnoses(c):
+    claim = built(c)  # E11.9 (A), I10 (B); line 1 points at A and B
+    move(c, claim, "ready", "submitted", "rejected", "draft")
+    enc = db.session.get(Claim, claim.id).encounter
+    encounters.set_diagnoses(c.session, enc, ["I10", "J45.909", "E11.9"], expected_version=enc.version)
+    db.session.expire_all()
+    claim = db.session.get(Claim, claim.id)
+    assert claims.claim_data(c.session, claim).diagnoses == ["E119", "I10"]  # not refreshed yet
+    claims.refresh_lines(c.session, claim, expected_version=claim.version)
+    db.session.expire_all()
+    claim = db.session.get(Claim, claim.id)
+    data = claims.claim_data(c.session, claim)
+    assert data.diagnoses == ["I10", "J45909", "E119"]
+    assert [[data.diagnoses[p - 1] for p in line.pointers] for line in data.lines] == [["E119", "I10"]]
+    assert db.session.scalar(select(func.count()).select_from(ClaimDiagnosis)) == 3
+    trail = db.session.execute(select(AuditEvent.action, AuditEvent.patient_id)
+                               .where(AuditEvent.object_type == "ClaimDiagnosis")).all()
+    assert sorted(set(trail)) == [("create", c.patient.id), ("delete", c.patient.id)]

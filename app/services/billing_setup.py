@@ -6,11 +6,10 @@ them at once and raise ValidationFailed. Views use the same checks as form valid
 import re
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..models.billing import CLAIM_FILING_INDICATORS, BillingSettings
 from .checkdigits import npi_valid
-from .errors import StaleRecordError, ValidationFailed
+from .errors import StaleRecordError, ValidationFailed, commit_or_stale
 
 CLAIM_FILING_LABELS = {
     "CI": _l("Commercial insurance"), "BL": _l("Blue Cross / Blue Shield"), "HM": _l("HMO"),
@@ -214,9 +213,5 @@ def save_settings(session, values, *, expected_version=None):
         raise StaleRecordError()
     for key, value in v.items():
         setattr(settings, key, value)
-    try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleRecordError() from None
+    commit_or_stale(session)
     return settings

@@ -6,8 +6,7 @@ the same four queries on a database with millions of past appointments. Everythi
 out in the location's wall clock, built from local times (a DST day has 23 or 25 hours).
 """
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
@@ -15,6 +14,7 @@ from sqlalchemy.orm import joinedload
 from ..models import Appointment, Location, Provider
 from ..models.scheduling import ProviderException, ProviderHours
 from . import scheduling
+from .dates import local_day_bounds
 
 DEFAULT_FIRST, DEFAULT_LAST = time(8), time(18)  # the rows shown on a day nobody works
 
@@ -59,14 +59,6 @@ class CalendarColumn:
         return next((b.kind for b in self.away if b.start < end and start < b.end), None)
 
 
-def day_bounds(day, tz_name):
-    """The UTC instants of local midnight at the start and end of `day` (23, 24 or 25 hours apart)."""
-    tz = ZoneInfo(tz_name)
-    start = datetime.combine(day, time(), tz).astimezone(timezone.utc)
-    end = datetime.combine(day + timedelta(days=1), time(), tz).astimezone(timezone.utc)
-    return start, end
-
-
 def columns(session, providers, days, location):
     """CalendarColumns for every (day, provider), days outer: [[col per provider] per day].
 
@@ -79,8 +71,8 @@ def columns(session, providers, days, location):
     grid = {(d, p.id): CalendarColumn(p, d, tz_name) for d in days for p in providers}
     if not ids or not days:
         return []
-    window_start, _ = day_bounds(days[0], tz_name)
-    _, window_end = day_bounds(days[-1], tz_name)
+    window_start, _ = local_day_bounds(days[0], tz_name)
+    _, window_end = local_day_bounds(days[-1], tz_name)
 
     hours = session.scalars(select(ProviderHours).where(
         ProviderHours.provider_id.in_(ids), ProviderHours.location_id == location.id,

@@ -15,7 +15,6 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..claims import Address, ClaimData, Party
 from ..claims import ClaimLine as ClaimLineData
@@ -27,7 +26,7 @@ from .billing_setup import get_settings
 from .checkdigits import npi_valid
 from .coverage import active_coverages
 from .encounters import letter, line_total
-from .errors import StaleRecordError, ValidationFailed
+from .errors import StaleRecordError, ValidationFailed, commit_or_stale
 
 CLAIM_COUNTER = "claim_number"
 CLAIM_PREFIX = "C"
@@ -70,14 +69,6 @@ def status_label(status):
 def reserve_claim_number(session):
     """The next claim number ("C00000042"), taken in the caller's transaction."""
     return f"{CLAIM_PREFIX}{counters.take(session, CLAIM_COUNTER):0{CLAIM_DIGITS}d}"
-
-
-def _commit(session):
-    try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleRecordError() from None
 
 
 def _check_version(session, claim, expected_version):
@@ -169,7 +160,7 @@ def build_claim(session, encounter, *, coverage=None, actor=None, now=None):
     _retotal(claim)
     session.add(claim)
     _stamp(session, claim, None, "draft", actor, now=now)
-    _commit(session)
+    commit_or_stale(session)
     return claim
 
 
@@ -352,7 +343,7 @@ def transition(session, claim, to_status, *, actor, note=None, expected_version,
     if to_status == "submitted":
         claim.submitted_at = now
     _stamp(session, claim, old, to_status, actor, note, now)
-    _commit(session)
+    commit_or_stale(session)
     return claim
 
 
@@ -393,7 +384,7 @@ def update_line(session, claim, line, *, expected_version, actor=None, **values)
     for key, value in values.items():
         setattr(line, key, value)
     _retotal(claim)
-    _commit(session)
+    commit_or_stale(session)
     return line
 
 
@@ -408,14 +399,14 @@ def refresh_lines(session, claim, *, expected_version, actor=None):
     claim.diagnoses = _diagnoses_from(claim.encounter.diagnoses)
     claim.lines = [ClaimLine(**_line_values(charge)) for charge in claim.encounter.charges]
     _retotal(claim)
-    _commit(session)
+    commit_or_stale(session)
     return claim
 
 
 def set_prior_authorization(session, claim, value, *, expected_version, actor=None):
     _check_editable(session, claim, expected_version)
     claim.prior_authorization = (value or "").strip()[:50] or None
-    _commit(session)
+    commit_or_stale(session)
     return claim
 
 
@@ -427,7 +418,7 @@ def set_payer_control_number(session, claim, value):
     if len(value) > 50:
         raise ValidationFailed([("payer_claim_control_number", _l("At most %(max)d characters.", max=50))])
     claim.payer_claim_control_number = value
-    _commit(session)
+    commit_or_stale(session)
     return claim
 
 
@@ -467,7 +458,7 @@ def correct(session, claim, *, kind, actor, now=None):
     _retotal(new)
     session.add(new)
     _stamp(session, new, None, "draft", actor, now=now)
-    _commit(session)
+    commit_or_stale(session)
     return new
 
 

@@ -4,9 +4,7 @@ A receipt number comes from the `counter` table (like MRNs): unique, increasing,
 reused — a voided receipt keeps its number and stays on file, marked void.
 """
 import re
-from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 from flask_babel import lazy_gettext as _l
@@ -17,6 +15,7 @@ from ..models.billing import CopayPayment
 from ..models.scheduling import Appointment
 from .checkdigits import luhn_valid
 from . import counters
+from .dates import local_day_bounds
 from .errors import ValidationFailed
 
 PAYMENT_METHODS = ("cash", "card", "check", "other")  # the CHECK constraint on copay_payment.method
@@ -177,20 +176,12 @@ def payments_for_patient(session, patient_id, limit=50):
                            .order_by(CopayPayment.received_at.desc(), CopayPayment.id.desc()).limit(limit)).all()
 
 
-def day_bounds(day, tz_name):
-    """[start, end) in UTC of a calendar day in the clinic's time zone."""
-    zone = ZoneInfo(tz_name)
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
-
-
 def day_summary(session, day, tz_name, received_by=None):
     """The day's receipts (void ones included) and the money to hand over, per method.
 
     Returns (payments, totals {method: Decimal} for every method, total, count of live receipts).
     """
-    start, end = day_bounds(day, tz_name)
+    start, end = local_day_bounds(day, tz_name)
     query = select(CopayPayment).where(CopayPayment.received_at >= start, CopayPayment.received_at < end)
     if received_by is not None:
         query = query.where(CopayPayment.received_by_fk == received_by)

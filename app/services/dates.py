@@ -1,6 +1,7 @@
 """Dates as staff type and read them: the locale's numeric order with a 4-digit year, or ISO."""
 import re
-from datetime import date
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, parse_date
@@ -8,6 +9,15 @@ from babel.dates import format_date, parse_date
 ISO_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 NUMERIC_DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 BIDI_MARKS = re.compile("[\u200e\u200f\u061c]")
+
+
+def local_day_bounds(day, tz_name):
+    """The UTC instants of local midnight at the start and end of `day` in zone `tz_name`
+    ([start, end): 23, 24 or 25 hours apart)."""
+    tz = ZoneInfo(tz_name)
+    start = datetime.combine(day, time(), tz).astimezone(timezone.utc)
+    end = datetime.combine(day + timedelta(days=1), time(), tz).astimezone(timezone.utc)
+    return start, end
 
 
 def input_pattern(locale):

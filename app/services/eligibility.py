@@ -4,7 +4,6 @@ Recorded by hand (phone, payer portal) through record_check(), or as an X12 270 
 out "pending" and is answered by a 271 (app/services/x12_eligibility.py). The schedule shows
 the latest check of each appointment's patient for that day (status_for_appointments: one query).
 """
-from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
@@ -16,7 +15,7 @@ from ..models.base import utcnow
 from ..models.billing import ELIGIBILITY_RESULTS, Coverage, EligibilityCheck
 from ..models.scheduling import INACTIVE_STATUSES
 from .errors import ValidationFailed
-from .scheduling import zone
+from .dates import local_day_bounds
 
 MANUAL_METHODS = ("phone", "portal")
 METHOD_LABELS = {"phone": _l("Phone"), "portal": _l("Payer portal"), "x12": _l("X12 270/271")}
@@ -161,8 +160,7 @@ def is_verified(check):
 
 def appointments_on(session, location, day):
     """The day's (local) appointments at `location` that still happen (not cancelled, no-show), by time."""
-    tz = zone(location.timezone)
-    start, end = datetime.combine(day, time(), tz), datetime.combine(day + timedelta(days=1), time(), tz)
+    start, end = local_day_bounds(day, location.timezone)
     return list(session.scalars(
         select(Appointment).where(Appointment.location_id == location.id, Appointment.start_at >= start,
                                   Appointment.start_at < end, Appointment.status.notin_(INACTIVE_STATUSES))

@@ -17,12 +17,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import Provider
 from ..models.billing import ChargeLine, Encounter, EncounterDiagnosis, ServiceFacility
 from . import fees, icd10
-from .errors import DomainError, StaleRecordError, ValidationFailed
+from .errors import DomainError, StaleRecordError, ValidationFailed, commit_or_stale
 
 # Appointments that took place (the patient came): only these get an encounter.
 BILLABLE_APPOINTMENT_STATUSES = ("arrived", "in_room", "completed", "checked_out")
@@ -165,14 +164,6 @@ def _touch(encounter):
         flag_modified(encounter, "status")  # an UPDATE ... WHERE version = old: a concurrent change fails
 
 
-def _commit(session):
-    try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleRecordError() from None
-
-
 # --------------------------------------------------------------------------- create
 
 def service_facility_for(session, location_id):
@@ -284,7 +275,7 @@ def set_diagnoses(session, encounter, codes, *, expected_version, actor=None):
         if new != line.pointers:
             line.pointer1, line.pointer2, line.pointer3, line.pointer4 = (new + [None] * MAX_POINTERS)[:MAX_POINTERS]
     _touch(encounter)
-    _commit(session)
+    commit_or_stale(session)
     session.expire(encounter, ["diagnoses"])
     return encounter
 
@@ -402,7 +393,7 @@ def add_charge(session, encounter, data, *, expected_version, actor=None):
     line = ChargeLine(encounter_id=encounter.id, line_number=number, **values)
     session.add(line)
     _touch(encounter)
-    _commit(session)
+    commit_or_stale(session)
     session.expire(encounter, ["charges"])
     return line
 
@@ -424,7 +415,7 @@ def update_charge(session, encounter, line, data, *, expected_version, actor=Non
     for key, value in values.items():
         setattr(line, key, value)
     _touch(encounter)
-    _commit(session)
+    commit_or_stale(session)
     return line
 
 
@@ -434,7 +425,7 @@ def remove_charge(session, encounter, line, *, expected_version, actor=None):
     _check_editable(encounter, expected_version)
     session.delete(line)
     _touch(encounter)
-    _commit(session)
+    commit_or_stale(session)
     session.expire(encounter, ["charges"])
 
 
@@ -455,5 +446,5 @@ def mark_ready(session, encounter, *, expected_version, actor=None):
         session.rollback()
         raise ValidationFailed(problems)
     encounter.status = "ready"
-    _commit(session)
+    commit_or_stale(session)
     return encounter

@@ -1,5 +1,6 @@
 """Domain errors: each carries translated, user-facing messages."""
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm.exc import StaleDataError
 
 
 class DomainError(Exception):
@@ -36,6 +37,16 @@ class StaleRecordError(DomainError):
         "Someone else changed this record while you were editing it. "
         "Nothing was saved: reload the page to see their changes, then make yours again."
     )
+
+
+def commit_or_stale(session):
+    """Commit; a versioned UPDATE that matched no row (someone saved first) rolls back and
+    becomes StaleRecordError."""
+    try:
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise StaleRecordError() from None
 
 
 class NotFoundError(DomainError):

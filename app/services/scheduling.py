@@ -31,7 +31,7 @@ from ..models.scheduling import (
     ProviderHours,
 )
 from . import audit
-from .errors import DomainError, StaleRecordError, ValidationFailed
+from .errors import DomainError, StaleRecordError, ValidationFailed, commit_or_stale
 
 MAX_DURATION = 24 * 60  # minutes
 MAX_OCCURRENCES = 104
@@ -368,10 +368,7 @@ def _commit(session, plans=()):
     """Commit; a concurrent change becomes StaleRecordError, the database refusing an overlap
     an AppointmentConflictError naming the clashes of `plans` (find_conflicts arguments)."""
     try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleRecordError() from None
+        commit_or_stale(session)
     except IntegrityError as exc:
         if not plans:
             raise

@@ -15,7 +15,7 @@ from ..models import AppointmentType, Location, Patient, Provider
 from ..models.base import utcnow
 from ..models.scheduling import PARTS_OF_DAY, WaitlistEntry
 from . import scheduling
-from .errors import StaleRecordError, ValidationFailed
+from .errors import StaleRecordError, ValidationFailed, commit_or_stale
 
 NOON = time(12, 0)
 NOTE_MAX = 300
@@ -146,21 +146,13 @@ def _check_open(session, entry, expected_version):
         raise StaleRecordError()
 
 
-def _commit(session):
-    try:
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise StaleRecordError() from None
-
-
 def offer(session, entry, appointment_or_slot, *, expected_version, now=None):
     """Record that the patient was offered a slot (a freed appointment or a scheduling.Slot)."""
     _check_open(session, entry, expected_version)
     entry.status = "offered"
     entry.offered_at = now or utcnow()
     entry.offered_start_at = appointment_or_slot.start_at
-    _commit(session)
+    commit_or_stale(session)
     return entry
 
 
@@ -185,7 +177,7 @@ def book_from_waitlist(session, entry, *, provider, location, expected_version, 
         session.rollback()
         raise
     entry.appointment_id = appointment.id
-    _commit(session)
+    commit_or_stale(session)
     return appointment
 
 
@@ -193,5 +185,5 @@ def remove(session, entry, *, expected_version):
     """Take a waiting or offered entry off the waitlist (kept, with status "removed")."""
     _check_open(session, entry, expected_version)
     entry.status = "removed"
-    _commit(session)
+    commit_or_stale(session)
     return entry

@@ -6,7 +6,6 @@ refresh: such requests neither keep an idle session alive (app/auth_manager.py) 
 audit row; opening the page writes one. Every step goes through app/services/scheduling.py.
 """
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
@@ -24,6 +23,7 @@ from ..models import Appointment, Location, Provider, Room
 from ..models.base import utcnow
 from ..models.scheduling import STATUS_LABELS
 from ..services import audit, registry_stats, scheduling
+from ..services.dates import local_day_bounds
 from ..services.errors import DomainError, ValidationFailed
 from .eligibility import badges as eligibility_badges
 from .home import Link, register_home_card
@@ -67,11 +67,8 @@ def now():
 
 def local_day(location, at):
     """The location's local date at instant `at`, and the UTC bounds [start, end) of that day."""
-    tz = ZoneInfo(location.timezone)
-    day = at.astimezone(tz).date()
-    start = datetime.combine(day, time(), tz).astimezone(timezone.utc)
-    end = datetime.combine(day + timedelta(days=1), time(), tz).astimezone(timezone.utc)
-    return day, start, end
+    day = at.astimezone(ZoneInfo(location.timezone)).date()
+    return (day, *local_day_bounds(day, location.timezone))
 
 
 def _day_query(location, start, end):

@@ -219,3 +219,4 @@ from . import cli_scheduling  # noqa: E402,F401
 from . import cli_documents  # noqa: E402,F401
 from . import cli_billing  # noqa: E402,F401
 from . import cli_eligibility  # noqa: E402,F401
+from . import cli_payer_files  # noqa: E402,F401

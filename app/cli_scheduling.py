@@ -66,6 +66,8 @@ def book_command(mrn, provider, location, type_, start, duration, room, every_we
     for appointment in booked:
         click.echo(f"Booked appointment {appointment.id}: {appointment.start_local:%Y-%m-%d %H:%M} "
                    f"{appointment.timezone}")
+        for warning in getattr(appointment, "authorization_warnings", None) or []:
+            click.echo(f"  warning: {warning}")  # prior authorization missing: the booking stands
 
 
 @clinic_cli.command("cancel-appointment")

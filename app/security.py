@@ -15,6 +15,11 @@ PRINT = "can_print"
 # rights; book over a clash (with a reason, audited).
 UPDATE_STATUS = "can_update_status"
 OVERBOOK = "can_overbook"
+# Inventory: the front desk only issues stock; a manager confirms (witnesses) controlled-substance movements.
+ISSUE = "can_issue"
+CONFIRM = "can_confirm"
+# Claims: the front desk sees where a claim stands (number, date, payer, status), never its codes or amounts.
+READ_STATUS = "can_read_status"
 
 # Menu entries each role sees (FAB checks "menu_access" on the menu item name).
 MENUS = {
@@ -24,6 +29,10 @@ MENUS = {
     "scheduling_setup": ["Locations", "Rooms", "Appointment types", "Working hours", "Time off"],
     "billing_setup": ["Billing", "Billing settings", "Service facilities", "Payers", "Fee schedule"],
     "billing_work": ["Billing", "Eligibility", "Encounters", "Copays"],
+    "claims": ["Billing", "Claims", "Denied claims", "Payer files", "Payments", "Patient payments", "Statements"],
+    "referrals": ["Referrals", "Overdue referrals", "Specialists", "Authorizations"],
+    "inventory": ["Inventory", "Stock", "Items", "Suppliers", "Stock locations", "Movements", "Issue stock",
+                  "Low stock", "Expiring", "Purchase orders"],
 }
 
 # Least privilege: role -> {view_menu: [permissions]}. Admin gets everything.
@@ -42,8 +51,15 @@ ROLE_DEFINITIONS = {
         "Coverage": [READ, WRITE],
         "Eligibility": [READ, WRITE],
         "Copay": [READ, WRITE],
-        "menus": MENUS["patients"] + MENUS["schedule"] + MENUS["scheduling_setup"]
-        + ["Administration", "Providers", "Downtime pack", "Billing", "Eligibility", "Copays"],
+        "Claim": [READ_STATUS],  # a claim's number, date, payer and status on the chart, nothing else
+        "PatientPayment": [READ, WRITE],  # payments on account, the Account chart panel
+        "PriorAuthorization": [READ, WRITE],
+        "Referral": [READ, WRITE],
+        "Specialist": [READ, WRITE],
+        "Inventory": [ISSUE],  # the issue screen only
+        "menus": MENUS["patients"] + MENUS["schedule"] + MENUS["scheduling_setup"] + MENUS["referrals"]
+        + ["Administration", "Providers", "Downtime pack", "Billing", "Eligibility", "Copays", "Patient payments",
+           "Inventory", "Issue stock"],
     },
     "Billing": {
         "Patient": [READ, REVEAL_SSN],
@@ -56,8 +72,16 @@ ROLE_DEFINITIONS = {
         "Encounter": [READ, WRITE],
         "Icd10": [READ],
         "Copay": [READ, WRITE],
+        "Claim": [READ, WRITE],  # claims, batches, CMS-1500
+        "PayerFile": [READ, WRITE],  # 835 / 999 / 277CA files: upload, review, post, apply
+        "Payment": [READ, WRITE],
+        "PatientPayment": [READ, WRITE],
+        "Statement": [READ, WRITE, PRINT],
+        "PriorAuthorization": [READ, WRITE],
+        "Referral": [READ],
+        "Specialist": [READ],
         "menus": ["Patients", "Find patient", "Patient list", "Schedule", "Calendar"]
-        + MENUS["billing_setup"] + MENUS["billing_work"],
+        + MENUS["billing_setup"] + MENUS["billing_work"] + MENUS["claims"] + MENUS["referrals"],
     },
     "Clinician": {
         "Patient": [READ],
@@ -69,8 +93,11 @@ ROLE_DEFINITIONS = {
         # Diagnoses and charges of their own encounters only (row rule in the encounter service).
         "Encounter": [READ, WRITE],
         "Icd10": [READ],
+        "PriorAuthorization": [READ],
+        "Referral": [READ, WRITE],
+        "Specialist": [READ],
         "menus": ["Patients", "Find patient", "My patients", "Patient list", "Schedule", "Calendar", "Flow board",
-                  "Billing", "Encounters"],
+                  "Billing", "Encounters"] + MENUS["referrals"],
     },
     "OfficeManager": {
         "Patient": [READ, WRITE, MERGE, RESTRICT, REVEAL_SSN],
@@ -90,8 +117,19 @@ ROLE_DEFINITIONS = {
         "Encounter": [READ],
         "Icd10": [READ],
         "Copay": [READ, WRITE],
+        "Claim": [READ],  # claims and batches, read only
+        "PayerFile": [READ],  # list and review only
+        "Payment": [READ],
+        "PatientPayment": [READ, WRITE],
+        "Statement": [READ, PRINT],
+        "PriorAuthorization": [READ, WRITE],
+        "Referral": [READ, WRITE],
+        "Specialist": [READ, WRITE],
+        "Inventory": [READ, WRITE, CONFIRM, ISSUE],
+        "PurchaseOrder": [READ, WRITE],
         "menus": MENUS["patients"] + MENUS["schedule"] + MENUS["scheduling_setup"]
-        + ["Administration", "Providers", "Downtime pack", "Reminders"] + MENUS["billing_setup"] + MENUS["billing_work"],
+        + ["Administration", "Providers", "Downtime pack", "Reminders"] + MENUS["billing_setup"] + MENUS["billing_work"]
+        + MENUS["claims"] + MENUS["referrals"] + MENUS["inventory"],
     },
     "Auditor": {
         "AuditTrail": [READ],

@@ -43,13 +43,15 @@ class Envelope:
 
 
 def envelope_from_settings(settings):
-    """The Envelope from the practice's BillingSettings row (GS02/GS03 = the ISA sender/receiver ids)."""
+    """The Envelope from the practice's BillingSettings row (GS02/GS03: their own codes when set, else the
+    ISA sender/receiver ids)."""
     sender_id = (settings.isa_sender_id or settings.submitter_id or "").strip()
     receiver_id = (settings.isa_receiver_id or settings.receiver_id or "").strip()
     return Envelope(
         sender_qualifier=settings.isa_sender_qualifier or "ZZ", sender_id=sender_id,
         receiver_qualifier=settings.isa_receiver_qualifier or "ZZ", receiver_id=receiver_id,
-        application_sender=sender_id, application_receiver=receiver_id,
+        application_sender=(getattr(settings, "gs02_sender_code", None) or "").strip() or sender_id,
+        application_receiver=(getattr(settings, "gs03_receiver_code", None) or "").strip() or receiver_id,
         submitter_name=settings.submitter_name or settings.billing_name or "",
         submitter_id=settings.submitter_id or sender_id,
         submitter_contact_name=settings.submitter_contact_name,
@@ -155,54 +157,83 @@ def _procedure(code, modifiers):
 
 # --------------------------------------------------------------------------- checks
 
-def claim_problems(claim: ClaimData):
-    """What keeps `claim` out of an 837P, as sentences (empty list = fine)."""
-    problems = []
-    if not claim.claim_number or len(claim.claim_number) > 20:
-        problems.append(f"Claim number {claim.claim_number!r} must have 1 to 20 characters.")
+# Why a claim cannot be written, by key: the English sentence of each (ValueError); the service maps the
+# keys to translated messages (app/services/claim_batches.py) and checks them before anything is written.
+PROBLEM_TEXTS = {
+    "claim_number": "Claim number {claim!r} must have 1 to 20 characters.",
+    "too_many_lines": "Claim {claim} has more than 50 service lines.",
+    "no_lines": "Claim {claim} has no service lines.",
+    "no_diagnosis": "Claim {claim} has no diagnosis.",
+    "too_many_diagnoses": "Claim {claim} has more than {max} diagnoses.",
+    "total": "Claim {claim}: total {total} is not the sum of its lines ({lines}).",
+    "control_number": "Claim {claim} replaces or voids a claim but has no payer claim control number.",
+    "line_balance": "Claim {claim} line {line}: paid plus adjustments by {payer} is not the line charge.",
+    "line_payer": "Claim {claim} line {line}: payer {payer} is not one of the claim's other payers.",
+    "payer_paid": "Claim {claim}: the line payments of {payer} do not add up to what it paid on the claim.",
+    "pointers": "Claim {claim} line {line} needs one to four diagnosis pointers.",
+    "pointer_range": "Claim {claim} line {line} points to a diagnosis it does not have.",
+}
+
+
+def claim_issues(claim: ClaimData):
+    """What keeps `claim` out of an 837P, as (key of PROBLEM_TEXTS, values) pairs (empty list = fine)."""
+    number = claim.claim_number
+    issues = []
+    if not number or len(number) > 20:
+        issues.append(("claim_number", {"claim": number}))
     if len(claim.lines) > 50:
-        problems.append(f"Claim {claim.claim_number} has more than 50 service lines.")
+        issues.append(("too_many_lines", {"claim": number}))
     if not claim.lines:
-        problems.append(f"Claim {claim.claim_number} has no service lines.")
+        issues.append(("no_lines", {"claim": number}))
     if not claim.diagnoses:
-        problems.append(f"Claim {claim.claim_number} has no diagnosis.")
+        issues.append(("no_diagnosis", {"claim": number}))
     if len(claim.diagnoses) > MAX_DIAGNOSES:
-        problems.append(f"Claim {claim.claim_number} has more than {MAX_DIAGNOSES} diagnoses.")
+        issues.append(("too_many_diagnoses", {"claim": number, "max": MAX_DIAGNOSES}))
     total = sum((Decimal(line.charge) for line in claim.lines), Decimal(0))
     if Decimal(claim.total_charge) != total:
-        problems.append(f"Claim {claim.claim_number}: total {claim.total_charge} is not the sum of its lines "
-                        f"({total}).")
+        issues.append(("total", {"claim": number, "total": claim.total_charge, "lines": total}))
     if claim.frequency in ("7", "8") and not claim.payer_claim_control_number:
-        problems.append(f"Claim {claim.claim_number} replaces or voids a claim but has no payer claim control number.")
-    problems += _balance_problems(claim)
+        issues.append(("control_number", {"claim": number}))
+    issues += _balance_issues(claim)
     for line in claim.lines:
         if not line.pointers or len(line.pointers) > MAX_POINTERS:
-            problems.append(f"Claim {claim.claim_number} line {line.number} needs one to four diagnosis pointers.")
+            issues.append(("pointers", {"claim": number, "line": line.number}))
         elif any(p < 1 or p > len(claim.diagnoses) for p in line.pointers):
-            problems.append(f"Claim {claim.claim_number} line {line.number} points to a diagnosis it does not have.")
-    return problems
+            issues.append(("pointer_range", {"claim": number, "line": line.number}))
+    return issues
 
 
-def _balance_problems(claim: ClaimData):
+def claim_problems(claim: ClaimData):
+    """What keeps `claim` out of an 837P, as sentences (empty list = fine)."""
+    return [PROBLEM_TEXTS[key].format(**values) for key, values in claim_issues(claim)]
+
+
+def _balance_issues(claim: ClaimData):
     """Coordination of benefits must balance: each 2430 pays + adjusts its line's charge, SVD01
     names a 2330B payer, and a payer's line payments add up to its AMT*D."""
-    problems = []
+    issues = []
+    number = claim.claim_number
     payer_ids = [other.payer.id for other in claim.other_payers]
     for line in claim.lines:
         for adjudication in line.other_payer:
             adjusted = sum((Decimal(a.amount) for a in adjudication.adjustments), Decimal(0))
             if Decimal(adjudication.paid) + adjusted != Decimal(line.charge):
-                problems.append(f"Claim {claim.claim_number} line {line.number}: paid plus adjustments by "
-                                f"{adjudication.payer_id} is not the line charge.")
+                issues.append(("line_balance", {"claim": number, "line": line.number,
+                                                "payer": adjudication.payer_id}))
             if adjudication.payer_id not in payer_ids:
-                problems.append(f"Claim {claim.claim_number} line {line.number}: payer {adjudication.payer_id} "
-                                f"is not one of the claim's other payers.")
+                issues.append(("line_payer", {"claim": number, "line": line.number, "payer": adjudication.payer_id}))
     for other in claim.other_payers:
         paid = [Decimal(a.paid) for line in claim.lines for a in line.other_payer if a.payer_id == other.payer.id]
         if paid and sum(paid) != Decimal(other.paid):
-            problems.append(f"Claim {claim.claim_number}: the line payments of {other.payer.id} do not add up "
-                            f"to what it paid on the claim.")
-    return problems
+            issues.append(("payer_paid", {"claim": number, "payer": other.payer.id}))
+    return issues
+
+
+def envelope_issues(envelope: Envelope):
+    """Envelope fields an interchange cannot do without, as names of Envelope attributes."""
+    required = ("sender_id", "receiver_id", "application_sender", "application_receiver", "submitter_name",
+                "submitter_id", "receiver_name", "receiver_id_1000b")
+    return [name for name in required if not _text(getattr(envelope, name))]
 
 
 # --------------------------------------------------------------------------- writer

@@ -26,7 +26,8 @@ from ..services import languages, phones
 from ..services.patients import address_lines
 from .pdf import render_pdf
 
-KINDS = ("results", "appointment_confirmation", "appointment_reminder", "no_show", "copay_receipt")
+KINDS = ("results", "appointment_confirmation", "appointment_reminder", "no_show", "copay_receipt", "statement",
+         "referral_specialist", "referral_patient", "payment_receipt")
 APPOINTMENT_KINDS = ("appointment_confirmation", "appointment_reminder", "no_show")
 
 
@@ -168,10 +169,11 @@ def receipt_data(payment, lang, *, received_by, timezone):
     }, "visit": visit}
 
 
-def render(kind, patient, data, *, today, with_pdf=True):
-    """Write letter `kind` to `patient` in the patient's language (or the fallback)."""
+def render(kind, patient, data, *, today, with_pdf=True, language=None):
+    """Write letter `kind` to `patient` in the patient's language (or the fallback); `language`: the
+    reader's language when someone else reads it (a statement goes to the guarantor)."""
     started = time.perf_counter()
-    wanted = patient.preferred_language or "en"
+    wanted = language or patient.preferred_language or "en"
     lang = choose_language(kind, wanted)
     context = {
         "patient": patient_data(patient, lang),
@@ -224,8 +226,37 @@ SAMPLE_BY_KIND = {"results": {"test_name": "lipid panel", "result": "abnormal", 
                       "number": "R0000042", "date": "November 27, 2026", "time": "9:41 AM", "amount": "$25.00",
                       "method": "card", "reference": "AUTH 083412", "received_by": "Maria Lopez", "void": True,
                       "void_reason": "Entered twice."},
-                      "visit": {"date": "November 27, 2026", "time": "9:30 AM", "provider": "Ana Ruiz, MD"}}}
+                      "visit": {"date": "November 27, 2026", "time": "9:30 AM", "provider": "Ana Ruiz, MD"}},
+                  "statement": {"guarantor": {"name": "Luis Pérez", "address": ["1 Main St", "01103 Springfield"]},
+                                "statement": {
+                      "number": "S00000042", "date": "November 27, 2026", "amount_due": "$40.00",
+                      "insurance_pending": "$60.00",
+                      "rows": [{"kind": "visit", "date": "October 2, 2026", "provider": "Ana Ruiz, MD",
+                                "pending": "$60.00", "reference": "", "charges": "$150.00", "insurance_paid": "$50.00",
+                                "adjustments": "$0.00", "patient_paid": "$0.00", "balance": "$100.00"},
+                               {"kind": "payment", "date": "November 2, 2026", "provider": "", "pending": "",
+                                "reference": "P0000007", "charges": "", "insurance_paid": "", "adjustments": "",
+                                "patient_paid": "$0.00", "balance": "$0.00"}],
+                      "totals": {"charges": "$150.00", "insurance_paid": "$50.00", "adjustments": "$0.00",
+                                 "patient_paid": "$0.00", "balance": "$100.00"},
+                      "aging": {"current": "$0.00", "days_31_60": "$40.00", "days_61_90": "$0.00",
+                                "days_91_120": "$0.00", "days_121_plus": "$0.00"}}}}
 
+
+# Referral letters (referrals helper): app/services/referrals.py builds this data.
+_SAMPLE_REFERRAL = {
+    "referral": {"id": 7, "date": "November 27, 2026", "due_date": "December 11, 2026", "urgency": "urgent",
+                 "reason": "Chest pain on exertion.", "notes": "ECG attached.", "referring_provider": "Ana Ruiz, MD",
+                 "referring_provider_npi": "1234567893"},
+    "specialist": {"name": "Dr. Paul Heart", "specialty": "Cardiology", "organisation": "Springfield Cardiology",
+                   "address": ["5 Oak St", "Springfield, MA 01103"], "phone": "(413) 555-0199",
+                   "fax": "(413) 555-0198", "email": "", "npi": "1245319599"}}
+SAMPLE_BY_KIND["referral_patient"] = _SAMPLE_REFERRAL
+SAMPLE_BY_KIND["referral_specialist"] = {
+    **_SAMPLE_REFERRAL, "diagnoses": [{"code": "I10", "description": "Essential (primary) hypertension"}],
+    "documents": [{"title": "ECG", "date": "Nov 20, 2026"}],
+    "insurance": [{"payer": "Acme Health", "plan": "Gold", "member_id": "XK123", "group": "G1"}]}
+SAMPLE_BY_KIND["payment_receipt"] = SAMPLE_BY_KIND["copay_receipt"]  # a payment on account (PAYMENTS helper)
 
 def check_templates(kinds=KINDS):
     """Render every template file with sample data; return (path, error) pairs."""

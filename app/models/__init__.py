@@ -2,6 +2,7 @@
 from flask_appbuilder.security.sqla import models as fab_security_models  # noqa: F401
 
 from .audit import AuditChain, AuditEvent, Disclosure  # noqa: F401
+from .authorizations import PriorAuthorization  # noqa: F401  prior authorizations (PRIOR-AUTH helper)
 from .base import Model  # noqa: F401
 from .billing import (  # noqa: F401
     BillingSettings,
@@ -18,11 +19,23 @@ from .billing import (  # noqa: F401
     Payer,
     ServiceFacility,
 )
-from .claims import Claim, ClaimLine, ClaimStatusChange  # noqa: F401
+from .claims import Claim, ClaimBatch, ClaimBatchClaim, ClaimLine, ClaimStatusChange  # noqa: F401
 from .counter import Counter  # noqa: F401
 from .document import PatientDocument  # noqa: F401
+from .inventory import InventoryItem, StockLocation, StockLot, StockMovement, Supplier  # noqa: F401
+from .purchasing import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatusChange  # noqa: F401
 from .patient import Patient, PatientSearchTerm  # noqa: F401
+from .payments import ClaimPosting, LinePosting, PatientPayment, PayerPayment, PostingAdjustment  # noqa: F401
+from .payer_files import PayerFile  # noqa: F401  835 / 999 / 277CA files (PAYER-FILES helper)
 from .provider import Provider  # noqa: F401
+from .referrals import (  # noqa: F401
+    Referral,
+    ReferralDiagnosis,
+    ReferralDocument,
+    ReferralReply,
+    ReferralStatusChange,
+    Specialist,
+)
 from .scheduling import (  # noqa: F401
     Appointment,
     AppointmentStatusChange,

@@ -64,6 +64,8 @@ class BillingSettings(AuditMixin, Model):
     isa_receiver_qualifier = Column(String(2), default="ZZ")
     isa_receiver_id = Column(String(15))
     usage_indicator = Column(String(1), nullable=False, default="T")  # ISA15: T test, P production
+    gs02_sender_code = Column(String(15))  # GS02 application sender's code (empty: the interchange sender id)
+    gs03_receiver_code = Column(String(15))  # GS03 application receiver's code (empty: the interchange receiver id)
     version = Column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}

@@ -4,7 +4,7 @@ encounter's diagnoses and charge lines when the claim was built) and its status 
 The lifecycle and every rule live in app/services/claims.py; the database only guards the
 vocabulary (statuses, frequency codes) and the optimistic lock.
 """
-from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import object_session, relationship
 
 from .base import AuditMixin, Model, UTCDateTime
@@ -162,3 +162,44 @@ class ClaimStatusChange(Model):
     note = Column(String(300))
 
     claim = relationship("Claim", back_populates="status_changes")
+
+
+class ClaimBatchClaim(Model):
+    """A claim sent in a batch: a claim rejected and resent is in two batches."""
+
+    __tablename__ = "claim_batch_claim"
+    __table_args__ = (Index("ix_claim_batch_claim_claim", "claim_id"),)
+
+    batch_id = Column(Integer, ForeignKey("claim_batch.id"), primary_key=True)
+    claim_id = Column(Integer, ForeignKey("claim.id"), primary_key=True)
+
+
+class ClaimBatch(Model):
+    """One 837P interchange as it was sent (ISA13 = GS06 from a counter), with the claims in it.
+
+    The content names patients: it is shown only through the download screen, which audits every
+    download."""
+
+    __tablename__ = "claim_batch"
+    __table_args__ = (
+        Index("ix_claim_batch_interchange", "interchange_control_number"),
+        Index("ix_claim_batch_group", "group_control_number"),
+        Index("ix_claim_batch_created", "created_at"),
+        CheckConstraint("claim_count > 0", name="ck_claim_batch_count"),
+        CheckConstraint("total_charge >= 0", name="ck_claim_batch_total"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    interchange_control_number = Column(Integer, nullable=False)  # ISA13 / IEA02
+    group_control_number = Column(Integer, nullable=False)  # GS06 / GE02
+    created_at = Column(UTCDateTime, nullable=False)
+    created_by_fk = Column(Integer, ForeignKey("ab_user.id"))
+    claim_count = Column(Integer, nullable=False)
+    total_charge = Column(MONEY, nullable=False)
+    content = Column(Text, nullable=False)  # the 837P as sent
+
+    created_by = relationship("User", foreign_keys=[created_by_fk])
+    claims = relationship("Claim", secondary="claim_batch_claim", order_by="Claim.claim_number", viewonly=True)
+
+    def __str__(self):
+        return f"{self.interchange_control_number:09d}"

@@ -25,7 +25,7 @@ from . import counters
 from .billing_setup import get_settings
 from .checkdigits import npi_valid
 from .coverage import active_coverages
-from .encounters import letter, line_total
+from .encounters import follow_claim, letter, line_total
 from .errors import StaleRecordError, ValidationFailed, commit_or_stale
 
 CLAIM_COUNTER = "claim_number"
@@ -127,7 +127,8 @@ def build_claim(session, encounter, *, coverage=None, actor=None, now=None):
     (not void) per encounter and coverage.
     """
     problems = []
-    if encounter.status != "ready":
+    secondary = coverage is not None and coverage.priority > 1 and encounter.status == "billed"
+    if encounter.status != "ready" and not secondary:  # a secondary claim follows the primary's adjudication
         problems.append(("encounter", _l("Only an encounter that is ready to bill can be claimed; finish the "
                                          "encounter and mark it ready first.")))
     if coverage is None:
@@ -158,10 +159,26 @@ def build_claim(session, encounter, *, coverage=None, actor=None, now=None):
     claim.diagnoses = _diagnoses_from(encounter.diagnoses)
     claim.lines = [ClaimLine(**_line_values(charge)) for charge in encounter.charges]
     _retotal(claim)
+    _fill_prior_authorization(session, claim, encounter)
     session.add(claim)
     _stamp(session, claim, None, "draft", actor, now=now)
     commit_or_stale(session)
     return claim
+
+
+def _fill_prior_authorization(session, claim, encounter):
+    """An empty prior authorization number takes the number of the valid authorization for the service."""
+    if claim.prior_authorization:
+        return
+    from .authorizations import valid_authorization
+
+    appointment = encounter.appointment
+    auth = valid_authorization(session, claim.patient_id, claim.payer_id, claim.service_date,
+                               codes=[line.code for line in claim.lines],
+                               appointment_type=appointment.type if appointment is not None else None,
+                               exclude_claim=claim)
+    if auth is not None:
+        claim.prior_authorization = auth.number
 
 
 # --------------------------------------------------------------------------- scrubber
@@ -279,7 +296,9 @@ def _duplicate_problems(session, claim):
              .join(Claim, Claim.id == ClaimLine.claim_id)
              .where(Claim.patient_id == claim.patient_id, Claim.status != "void", Claim.frequency_code != "8",
                     Claim.id.notin_(related),
-                    or_(Claim.original_claim_id.is_(None), Claim.original_claim_id.notin_(related))))
+                    or_(Claim.original_claim_id.is_(None), Claim.original_claim_id.notin_(related)),
+                    # the same visit billed to another coverage (a secondary claim) repeats its lines by design
+                    or_(Claim.encounter_id != claim.encounter_id, Claim.coverage_id == claim.coverage_id)))
     others = {}
     for code, day, number in session.execute(query):
         others.setdefault((code, day), number)
@@ -294,20 +313,12 @@ def _duplicate_problems(session, claim):
 
 
 def prior_authorization_problem(session, claim):
-    """The prior authorization rule, in one place: the appointment type needs one from the payer.
+    """The prior authorization rule, in one place (app/services/authorizations.py): a number on the claim
+    must be a valid authorization of the patient with the payer for the service and date with units left;
+    a visit whose appointment type needs one from the payer needs a valid one."""
+    from .authorizations import claim_problem
 
-    There is no authorization record yet (the Referrals issue adds it): a number noted on the
-    claim (`prior_authorization`) counts as on file.
-    """
-    appointment = claim.encounter.appointment
-    kind = appointment.type if appointment is not None else None
-    if kind is None or claim.payer is None or claim.payer not in kind.auth_payers:
-        return None
-    if claim.prior_authorization:
-        return None
-    return ("prior_authorization", _l(
-        "A %(type)s visit needs a prior authorization from %(payer)s; none is on file.", type=kind.name,
-        payer=claim.payer.name))
+    return claim_problem(session, claim)
 
 
 def scrub(session, claim, *, today=None):
@@ -324,8 +335,10 @@ def scrub(session, claim, *, today=None):
 
 # --------------------------------------------------------------------------- lifecycle
 
-def transition(session, claim, to_status, *, actor, note=None, expected_version, today=None, now=None):
-    """Move a claim along TRANSITIONS, stamped (who, when); illegal moves and unscrubbed claims refused."""
+def transition(session, claim, to_status, *, actor, note=None, expected_version, today=None, now=None, commit=True):
+    """Move a claim along TRANSITIONS, stamped (who, when); illegal moves and unscrubbed claims refused.
+
+    commit=False leaves the commit to the caller (a batch that marks all its claims submitted or none)."""
     old = claim.status
     if to_status not in TRANSITIONS.get(old, ()):
         session.rollback()
@@ -342,8 +355,10 @@ def transition(session, claim, to_status, *, actor, note=None, expected_version,
     claim.status = to_status
     if to_status == "submitted":
         claim.submitted_at = now
+    follow_claim(session, claim)  # the encounter: billed when submitted, ready again when rejected
     _stamp(session, claim, old, to_status, actor, note, now)
-    commit_or_stale(session)
+    if commit:
+        commit_or_stale(session)
     return claim
 
 
@@ -530,6 +545,11 @@ def claim_data(session, claim):
                                                   facility.state, facility.postal_code))
     relationship = RELATIONSHIP_CODES.get(coverage.subscriber_relationship, "G8")
     subscriber = _subscriber_party(coverage)
+    from .posting import other_payers  # a secondary claim carries what the primary payer did (2320 / 2430)
+
+    others, line_adjudications = other_payers(session, claim)
+    for line in lines:
+        line.other_payer = line_adjudications.get(line.number, [])
     original = claim.original_claim
     return ClaimData(
         claim_number=claim.claim_number, frequency=claim.frequency_code,
@@ -546,6 +566,6 @@ def claim_data(session, claim):
         member_group=coverage.group_number, plan_name=coverage.plan_name,
         rendering_provider=_provider_party(rendering), service_facility=service_facility,
         diagnoses=[icd10.normalize(dx.code) for dx in diagnoses], lines=lines,
-        prior_authorization=claim.prior_authorization,
+        prior_authorization=claim.prior_authorization, other_payers=others,
         signature_date=claim.submitted_at.date() if claim.submitted_at is not None else None,
     )

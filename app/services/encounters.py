@@ -448,3 +448,26 @@ def mark_ready(session, encounter, *, expected_version, actor=None):
     encounter.status = "ready"
     commit_or_stale(session)
     return encounter
+
+
+# --------------------------------------------------------------------------- billed, by its claims
+
+CLAIM_STATUSES_BILLED = ("submitted", "accepted", "paid", "denied", "appealed")
+
+
+def follow_claim(session, claim):
+    """The one rule tying an encounter to its claims (called by the claim lifecycle, not committed
+    here): a claim submitted makes the encounter billed; a claim rejected sends it back to ready to
+    bill (fixed, then resent as an original) unless another of its claims is still with a payer."""
+    encounter = claim.encounter
+    if encounter is None:
+        return
+    if claim.status == "submitted":
+        encounter.status = "billed"
+    elif claim.status == "rejected" and encounter.status == "billed":
+        from ..models.claims import Claim  # the claims models import nothing of this module
+
+        others = session.scalar(select(Claim.id).where(Claim.encounter_id == encounter.id, Claim.id != claim.id,
+                                                       Claim.status.in_(CLAIM_STATUSES_BILLED)).limit(1))
+        if others is None:
+            encounter.status = "ready"

@@ -455,6 +455,17 @@ def _visit_details(session, values, reason, telehealth_url):
     return dict(reason=reason, telehealth_url=telehealth_link(kind, telehealth_url))
 
 
+def _authorization_warnings(session, appointments):
+    """Set `authorization_warnings` (translated messages, [] when none) on each booked or moved appointment:
+    its type needs a prior authorization with the patient's payer that day and none is valid
+    (app/services/authorizations.booking_warnings). A warning only: the booking stands."""
+    from .authorizations import booking_warnings
+
+    for appointment in appointments:
+        appointment.authorization_warnings = booking_warnings(session, appointment)
+    return appointments
+
+
 def book(session, *, patient, provider, location, type, start_local=None, start_at=None, duration=None,
          room=None, reason=None, telehealth_url=None, overbook_reason=None, may_overbook=False, actor=None,
          now=None):
@@ -486,6 +497,7 @@ def book(session, *, patient, provider, location, type, start_local=None, start_
         session.commit()
     except IntegrityError as exc:
         raise _translate_race(session, exc, [_conflict_query(values)]) from None
+    _authorization_warnings(session, [appointment])
     return appointment
 
 
@@ -513,6 +525,7 @@ def reschedule(session, appointment, *, expected_version, start_local=None, star
         setattr(appointment, key, value)
     appointment.overbook, appointment.overbook_reason, appointment.overbook_by_fk = False, None, None
     _commit(session, [query])
+    _authorization_warnings(session, [appointment])
     return appointment
 
 
@@ -668,6 +681,7 @@ def book_series(session, *, patient, provider, location, type, start_local, ever
         session.commit()
     except IntegrityError as exc:
         raise _translate_race(session, exc, [_conflict_query(v) for v in planned]) from None
+    _authorization_warnings(session, booked)
     return booked, conflicts
 
 
@@ -770,7 +784,7 @@ def reschedule_following(session, appointment, *, expected_version, start_local=
         raise StaleRecordError() from None
     except IntegrityError as exc:
         raise _translate_race(session, exc, [q for _i, _v, q in planned]) from None
-    return [item for item, _v, _q in planned]
+    return _authorization_warnings(session, [item for item, _v, _q in planned])
 
 
 # --------------------------------------------------------------------------- slots

@@ -98,3 +98,69 @@ def register_views(appbuilder):
     from .reports import register_report_views
 
     register_report_views(appbuilder)
+    # Prior authorizations: alert list, patient's authorizations, chart panel, home card (PRIOR-AUTH helper)
+    from .authorizations import AuthorizationView
+
+    appbuilder.add_view(AuthorizationView, "Authorizations", label=_l("Authorizations"), icon="fa-id-card-o",
+                        category="Referrals", category_label=_l("Referrals"), category_icon="fa-share")
+    # Patient statements: chart panel and the batch run (STATEMENTS helper)
+    from .statements import StatementView
+
+    appbuilder.add_view(StatementView, "Statements", label=_l("Statements"), icon="fa-file-text-o", category="Billing",
+                        category_label=_l("Billing"), category_icon="fa-usd")
+    # Claims: work queue, denied claims, claim page, batches (837P), CMS-1500 prints, chart panel (CLAIMS-UI helper)
+    from .claims import ClaimView
+
+    appbuilder.add_view(ClaimView, "Claims", label=_l("Claims"), icon="fa-file-text", category="Billing",
+                        category_label=_l("Billing"), category_icon="fa-usd")
+    appbuilder.add_link("Denied claims", href="/claims/denied", label=_l("Denied claims"), icon="fa-ban",
+                        category="Billing")
+    # Inventory lists (low stock, expiring), purchase orders, inventory home cards (PURCHASING helper)
+    from .purchasing import InventoryListView, PurchaseOrderView
+
+    appbuilder.add_view(InventoryListView, "Low stock", href="/inventory/lists/low-stock", label=_l("Low stock"),
+                        icon="fa-battery-quarter", category="Inventory", category_label=_l("Inventory"),
+                        category_icon="fa-cubes")
+    appbuilder.add_link("Expiring", href="/inventory/lists/expiring", label=_l("Expiring"), icon="fa-hourglass-end",
+                        category="Inventory")
+    appbuilder.add_view(PurchaseOrderView, "Purchase orders", label=_l("Purchase orders"), icon="fa-shopping-cart",
+                        category="Inventory", category_label=_l("Inventory"), category_icon="fa-cubes")
+    from . import inventory_cards  # noqa: F401  home cards: low stock, expiring lots
+    # Payer files: 835 remittances, 999 / 277CA acknowledgements: upload, review, post, apply (PAYER-FILES helper)
+    from .payer_files import PayerFileView
+
+    appbuilder.add_view(PayerFileView, "Payer files", label=_l("Payer files"), icon="fa-inbox", category="Billing",
+                        category_label=_l("Billing"), category_icon="fa-usd")
+    # Referrals: outgoing / incoming referrals, overdue list, specialist directory, chart panel, home card
+    # (REFERRALS helper)
+    from .referrals import ReferralView, SpecialistView
+
+    appbuilder.add_view(ReferralView, "Referrals", label=_l("Referrals"), icon="fa-share", category="Referrals",
+                        category_label=_l("Referrals"), category_icon="fa-share")
+    appbuilder.add_link("Overdue referrals", href="/referrals/overdue", label=_l("Overdue referrals"),
+                        icon="fa-clock-o", category="Referrals")
+    appbuilder.add_view(SpecialistView, "Specialists", label=_l("Specialists"), icon="fa-user-md",
+                        category="Referrals", category_label=_l("Referrals"), category_icon="fa-share")
+    # Inventory core: stock on hand, movements and their forms, items, suppliers, stock locations (INVENTORY helper)
+    from .inventory import InventoryItemView, StockLocationView, StockView, SupplierView
+
+    appbuilder.add_view(StockView, "Stock", label=_l("Stock"), icon="fa-cubes", category="Inventory",
+                        category_label=_l("Inventory"), category_icon="fa-cubes")
+    appbuilder.add_link("Movements", href="/inventory/movements", label=_l("Movements"), icon="fa-exchange",
+                        category="Inventory")
+    appbuilder.add_link("Issue stock", href="/inventory/issue", label=_l("Issue stock"), icon="fa-sign-out",
+                        category="Inventory")
+    appbuilder.add_view(InventoryItemView, "Items", label=_l("Items"), icon="fa-tag", category="Inventory",
+                        category_label=_l("Inventory"), category_icon="fa-cubes")
+    appbuilder.add_view(SupplierView, "Suppliers", label=_l("Suppliers"), icon="fa-truck", category="Inventory",
+                        category_label=_l("Inventory"), category_icon="fa-cubes")
+    appbuilder.add_view(StockLocationView, "Stock locations", label=_l("Stock locations"), icon="fa-archive",
+                        category="Inventory", category_label=_l("Inventory"), category_icon="fa-cubes")
+    # Payments: payer payments (list, typed in with a preview, detail), patient payments, the Account chart panel
+    # (PAYMENTS helper)
+    from .payments import PatientPaymentView, PayerPaymentView
+
+    appbuilder.add_view(PayerPaymentView, "Payments", label=_l("Payments"), icon="fa-money", category="Billing",
+                        category_label=_l("Billing"), category_icon="fa-usd")
+    appbuilder.add_view(PatientPaymentView, "Patient payments", label=_l("Patient payments"), icon="fa-credit-card",
+                        category="Billing", category_label=_l("Billing"), category_icon="fa-usd")

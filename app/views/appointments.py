@@ -25,7 +25,7 @@ from ..models import Appointment, AppointmentType, Location, Provider, Room
 from ..models.base import utcnow
 from ..models.user import ClinicUser
 from ..services import audit, dates, scheduling
-from ..services import coverage as coverage_service
+from ..services import authorizations as authorization_service
 from ..services.errors import DomainError, ValidationFailed
 from ..services.scheduling import STATUS_LABELS, TRANSITIONS, AppointmentConflictError
 from .forms import LocaleDateField
@@ -141,6 +141,16 @@ def _waitlist_flash(appointment):
         flash(Markup('%s <a href="%s">%s</a>') % (
             str(_l("Patients on the waitlist could take this time.")),
             url_for("WaitlistView.freed", appointment_id=appointment.id), str(_l("Offer the slot"))), "info")
+
+
+def flash_authorization_warnings(appointments):
+    """The booking service's prior authorization warnings (the booking stands), each once."""
+    seen = set()
+    for appointment in appointments:
+        for message in getattr(appointment, "authorization_warnings", None) or []:
+            if str(message) not in seen:
+                seen.add(str(message))
+                flash(str(message), "warning")
 
 
 def _chart_appointments(patient):
@@ -270,6 +280,7 @@ class AppointmentView(BaseView):
                                  name=first.patient.display_name)), "success")
                     for c in skipped:
                         flash(str(_l("Not booked: %(clash)s", clash=c.message)), "warning")
+                flash_authorization_warnings(booked)
                 return redirect(url_for("AppointmentView.show", pk=first.id))
         elif request.method == "POST":
             flash(str(_l("The form has expired. Please try again.")), "danger")
@@ -399,7 +410,8 @@ class AppointmentView(BaseView):
             reschedule_date=request.args.get("date") or dates.format_input(appointment.start_local.date(), locale),
             reschedule_time=request.args.get("time") or appointment.start_local.strftime("%H:%M"),
             overbook_user=db.session.get(ClinicUser, appointment.overbook_by_fk) if appointment.overbook_by_fk else None,
-            auth_payer=coverage_service.authorization_payer(db.session, appointment),
+            auth_warnings=(authorization_service.booking_warnings(db.session, appointment)
+                           if appointment.is_active else []),
             encounter_link=_encounter_link(appointment, sm), title=_l("Appointment"))
 
     # ------------------------------------------------------------------ workflow
@@ -485,6 +497,7 @@ class AppointmentView(BaseView):
             return redirect(url_for("AppointmentView.show", pk=pk, date=date_text[:20], time=time_text[:10]))
         flash(str(_l("%(count)d appointment(s) moved; the first is now on %(when)s.", count=len(done),
                      when=when_text(appointment.start_local, appointment.timezone, locale))), "success")
+        flash_authorization_warnings(done)
         return redirect(url_for("AppointmentView.show", pk=pk))
 
     # ------------------------------------------------------------------ slots

@@ -162,6 +162,8 @@ SETTINGS_LABELS = {
     "receiver_name": _l("Receiver name"), "isa_sender_qualifier": _l("Interchange sender qualifier"),
     "isa_sender_id": _l("Interchange sender id"), "isa_receiver_qualifier": _l("Interchange receiver qualifier"),
     "isa_receiver_id": _l("Interchange receiver id"), "usage_indicator": _l("Usage"),
+    "gs02_sender_code": _l("Application sender code (GS02)"),
+    "gs03_receiver_code": _l("Application receiver code (GS03)"),
 }
 SETTINGS_GROUPS = (
     (_l("Billing provider (837P loop 2010AA, CMS-1500 boxes 25 and 33)"),
@@ -172,7 +174,7 @@ SETTINGS_GROUPS = (
     (_l("Clearinghouse"),
      ("submitter_id", "submitter_name", "submitter_contact_name", "submitter_contact_phone",
       "submitter_contact_email", "receiver_id", "receiver_name", "isa_sender_qualifier", "isa_sender_id",
-      "isa_receiver_qualifier", "isa_receiver_id", "usage_indicator")),
+      "isa_receiver_qualifier", "isa_receiver_id", "gs02_sender_code", "gs03_receiver_code", "usage_indicator")),
 )
 
 

@@ -172,8 +172,11 @@ class CalendarView(BaseView):
             return self._refuse([exc.message], exc.status_code, wants_json, appointment)
         message = _l("The appointment was moved to %(time)s.", time=format_datetime(
             appointment.start_local, "short", locale=str(get_locale())))
+        warnings = [str(w) for w in getattr(appointment, "authorization_warnings", None) or []]
+        for warning in warnings:  # prior authorization missing: the move stands (shown after the page reloads)
+            flash(warning, "warning")
         if wants_json:
-            return jsonify(ok=True, message=str(message), version=appointment.version)
+            return jsonify(ok=True, message=str(message), version=appointment.version, warnings=warnings)
         flash(str(message), "success")
         return redirect(self._back(appointment))
 

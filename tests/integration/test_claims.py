@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import AuditEvent
 from app.models.billing import Coverage, EncounterDiagnosis, Payer
 from app.models.claims import Claim, ClaimDiagnosis, ClaimLine, ClaimStatusChange
-from app.services import billing_setup, claims, encounters, scheduling
+from app.services import authorizations, billing_setup, claims, encounters, scheduling
 from app.services import coverage as coverage_service
 from app.services.errors import StaleRecordError, ValidationFailed
 from tests.conftest import make_user
@@ -267,6 +267,10 @@ def test_an_appointment_type_that_needs_a_prior_authorization(c):
     assert only_problem(c, claim) == ("prior_authorization", "A Follow-up visit needs a prior authorization from "
                                                              "Acme Health; none is on file.")
     claims.set_prior_authorization(c.session, claim, "AUTH-991", expected_version=claim.version)
+    field, message = only_problem(c, claim)  # a number typed on the claim must be an authorization on record
+    assert field == "prior_authorization" and "AUTH-991" in message
+    authorizations.add_authorization(c.session, c.patient, payer=c.payer, number="AUTH-991", valid_from=DAY,
+                                     valid_to=DAY)
     assert claims.scrub(c.session, claim, today=TODAY) == []
 
 
@@ -518,9 +522,9 @@ def test_a_built_claim_keeps_its_diagnoses_when_the_encounter_changes_later(c):
         {"code": "99213", "fee": "100.00", "pointers": "A C"},
         {"code": "81002", "fee": "12.50", "pointers": "B"}))
     claim = claims.build_claim(c.session, enc, actor=c.user)
-    move(c, claim, "ready", "submitted")
+    move(c, claim, "ready", "submitted", "rejected")  # rejected: the encounter is open to fixes again
     assert [(d.position, d.code) for d in claim.diagnoses] == [(1, "E119"), (2, "I10"), (3, "E669")]
-    # After the claim was sent, the encounter's diagnoses are reordered and one is added.
+    # After the claim was sent (and rejected), the encounter's diagnoses are reordered and one is added.
     enc = db.session.get(Claim, claim.id).encounter
     encounters.set_diagnoses(c.session, enc, ["E66.9", "J45.909", "I10", "E11.9"], expected_version=enc.version)
     db.session.expire_all()

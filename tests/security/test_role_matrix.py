@@ -96,6 +96,43 @@ EXPECTED = {
     # Copays at the desk (helper H5): can_read / can_write on Copay
     "CopayView.{index,show,receipt}": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
     "CopayView.{collect,void}": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
+    # Patient statements (STATEMENTS helper): Statement can_read (batch list) / can_print (PDFs)
+    "StatementView.{index,batch,print_statement}": {"Admin", "Billing", "OfficeManager"},
+    # Referrals (REFERRALS helper): can_read / can_write on Referral and on Specialist (the directory)
+    "ReferralView.{index,overdue,show}": {"Admin", "FrontDesk", "Billing", "Clinician", "OfficeManager"},
+    "ReferralView.{new,incoming,edit,status,link,reply,letter}": {"Admin", "FrontDesk", "Clinician", "OfficeManager"},
+    "SpecialistView.index": {"Admin", "FrontDesk", "Billing", "Clinician", "OfficeManager"},
+    "SpecialistView.{add,edit}": {"Admin", "FrontDesk", "OfficeManager"},
+    # Prior authorizations (PRIOR-AUTH helper): can_read / can_write on PriorAuthorization
+    "AuthorizationView.{index,show}": {"Admin", "FrontDesk", "Billing", "Clinician", "OfficeManager"},
+    "AuthorizationView.{add,edit,void}": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
+    # Claims (CLAIMS-UI helper): Claim can_read (Billing, OfficeManager) / can_write (Billing); the front desk
+    # holds can_read_status only (the chart panel) and reaches no claim screen
+    "ClaimView.{index,denied,show,cms1500,print_selected,batches,download}": {"Admin", "Billing", "OfficeManager"},
+    "ClaimView.{build_form,build,bulk_ready,send,transition,edit_line,refresh,prior_authorization,correct}":
+        {"Admin", "Billing"},
+    # Inventory lists (Inventory can_read) and purchase orders (PurchaseOrder can_read / can_write) (purchasing helper)
+    "InventoryListView.{low_stock,expiring}": {"Admin", "OfficeManager"},
+    "PurchaseOrderView.{index,show,pdf}": {"Admin", "OfficeManager"},
+    "PurchaseOrderView.{new,edit,add_line,update_line,remove_line,send,cancel,receive,generate}": {"Admin",
+                                                                                                  "OfficeManager"},
+    # Inventory core (INVENTORY helper): Inventory can_read / can_write (OfficeManager); can_issue (FrontDesk too):
+    # the issue form is the front desk's only inventory screen
+    "StockView.{index,movements}": {"Admin", "OfficeManager"},
+    "StockView.move": {"Admin", "OfficeManager"},
+    "StockView.issue": {"Admin", "FrontDesk", "OfficeManager"},
+    "{InventoryItemView,SupplierView,StockLocationView}.{list,show,add,edit,delete,action_post}": {"Admin",
+                                                                                                 "OfficeManager"},
+    "{InventoryItemView,SupplierView,StockLocationView}.download": NOBODY,
+    # Payer files (PAYER-FILES helper): PayerFile can_read (Billing, OfficeManager) / can_write (Billing)
+    "PayerFileView.{index,show}": {"Admin", "Billing", "OfficeManager"},
+    "PayerFileView.{upload,process}": {"Admin", "Billing"},
+    # Payments (PAYMENTS helper): Payment can_read (Billing, OfficeManager) / can_write (Billing);
+    # PatientPayment can_read / can_write (Billing, FrontDesk, OfficeManager)
+    "PayerPaymentView.{index,show}": {"Admin", "Billing", "OfficeManager"},
+    "PayerPaymentView.new": {"Admin", "Billing"},
+    "PatientPaymentView.{index,show,receipt}": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
+    "PatientPaymentView.{take,void}": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
     # Everyone who is logged in
     "HomeView.index": EVERYONE,
     "TwoFactorView.enroll": EVERYONE,

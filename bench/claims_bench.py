@@ -108,12 +108,25 @@ def seed(session, app, count):
             encounters.mark_ready(session, enc, expected_version=enc.version)
 
 
-def timed(label, results, func):
+STATEMENTS = [0]
+
+
+def count_statements(engine):
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _count(*_args):
+        STATEMENTS[0] += 1
+
+
+def timed(label, results, func, count):
+    STATEMENTS[0] = 0
     start = time.perf_counter()
     value = func()
     seconds = time.perf_counter() - start
     results[label + "_s"] = round(seconds, 2)
-    print(f"{label:6s} {seconds:7.2f} s", flush=True)
+    results[label + "_ms_per_claim"] = round(seconds * 1000 / count, 1)
+    results[label + "_statements_per_claim"] = round(STATEMENTS[0] / count, 1)
+    print(f"{label:6s} {seconds:7.2f} s  {seconds * 1000 / count:6.1f} ms/claim  "
+          f"{STATEMENTS[0] / count:6.1f} SQL statements/claim", flush=True)
     return value
 
 
@@ -122,6 +135,9 @@ def main():
     ap.add_argument("backend", choices=("sqlite", "pg"))
     ap.add_argument("--claims", type=int, default=1000)
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--fresh-session", action="store_true",
+                    help="empty the session before each claim (one request per claim) instead of one long session "
+                         "(a bulk action over all claims)")
     args = ap.parse_args()
 
     from sqlalchemy import select
@@ -142,29 +158,37 @@ def main():
     with app.app_context():
         session = db.session
         seed(session, app, args.claims)
+        count_statements(db.engine)
         ids = session.scalars(select(Encounter.id).where(Encounter.status == "ready").order_by(Encounter.id)).all()
         actor = None
 
+        def fresh():
+            """Each claim in a new session, as one request of the claim page handles one claim."""
+            if args.fresh_session:
+                session.expunge_all()
+
         def build():
             for encounter_id in ids:
+                fresh()
                 claims.build_claim(session, session.get(Encounter, encounter_id), actor=actor)
 
-        timed("build", results, build)
+        timed("build", results, build, args.claims)
         claim_ids = session.scalars(select(Claim.id).order_by(Claim.id)).all()
         assert len(claim_ids) == args.claims
 
         def scrub():
-            return sum(len(claims.scrub(session, session.get(Claim, i), today=TODAY)) for i in claim_ids)
+            return sum(len(claims.scrub(session, session.get(Claim, i), today=TODAY)) for i in claim_ids if fresh() is None)
 
-        problems = timed("scrub", results, scrub)
+        problems = timed("scrub", results, scrub, args.claims)
         assert problems == 0, f"{problems} scrubber problems: the bench claims should be clean"
 
         def ready():
             for i in claim_ids:
+                fresh()
                 claim = session.get(Claim, i)
                 claims.transition(session, claim, "ready", actor=actor, expected_version=claim.version, today=TODAY)
 
-        timed("ready", results, ready)
+        timed("ready", results, ready, args.claims)
 
         def write():
             data = [claims.claim_data(session, session.get(Claim, i)) for i in claim_ids]
@@ -172,7 +196,7 @@ def main():
             return write_837p(data, envelope=envelope, control_number=1,
                               created_at=datetime(2026, 4, 1, 12, 0, tzinfo=timezone.utc))
 
-        text = timed("write", results, write)
+        text = timed("write", results, write, args.claims)
         results["segments"] = text.count("~")
         results["kilobytes"] = round(len(text) / 1024)
         print(json.dumps(results, indent=2))

@@ -3,16 +3,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.reports import Column, Param, Report
-from app.services.aging import aging
+from app.services.aging import BUCKET_LABELS, aging
 
-BUCKET_COLUMNS = [
-    Column("current", _l("0–30 days"), "money", total="sum"),
-    Column("days_31_60", _l("31–60 days"), "money", total="sum"),
-    Column("days_61_90", _l("61–90 days"), "money", total="sum"),
-    Column("days_91_120", _l("91–120 days"), "money", total="sum"),
-    Column("days_121_plus", _l("121 days and more"), "money", total="sum"),
-    Column("total", _l("Total"), "money", total="sum"),
-]
+BUCKET_COLUMNS = [Column(name, label, "money", total="sum") for name, label in BUCKET_LABELS.items()]
 
 
 def query(conn, p):

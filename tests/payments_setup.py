@@ -1,56 +1,24 @@
-"""A billing setup for payment tests: a clinic, a payer with a primary coverage, claims sent to it,
-and remittances built as plain data (app/claims/remit.py), like the 835 reader and the manual form do."""
-from datetime import date, datetime
+"""A billing setup for payment tests (tests/billing_setup.py's clinic, with the clearinghouse settings),
+claims sent to its payer, and remittances built as plain data (app/claims/remit.py), like the 835
+reader and the manual form do."""
+from datetime import date
 from decimal import Decimal
 
 from app.claims import Adjustment
 from app.claims.remit import ClaimPayment, LinePayment, Remittance
-from app.extensions import db
-from app.models.billing import Payer
-from app.services import billing_setup, claims, encounters, scheduling
-from app.services import coverage as coverage_service
-from tests.conftest import make_user
-from tests.scheduling_setup import book, make_clinic, utc
-
-VISIT = datetime(2026, 1, 12, 9, 0)
-DAY = VISIT.date()
-TODAY = date(2026, 2, 1)
-LONG_AGO = utc(2020, 1, 1)
-SETTINGS = dict(billing_name="Main Street Medical", group_npi="1234567893", tax_id="12-3456789",
-                taxonomy_code="207Q00000X", address_line1="1 Main St", city="Boston", state="MA",
-                postal_code="02110-1234", phone="6175550100", usage_indicator="T",
-                isa_sender_qualifier="ZZ", isa_receiver_qualifier="ZZ", submitter_id="SUB1",
-                submitter_name="Main Street Medical", submitter_contact_name="Billing",
-                submitter_contact_phone="6175550100", receiver_id="RCV1", receiver_name="Clearing House",
-                isa_sender_id="SENDER1", isa_receiver_id="RECEIVER1")
+from app.services import claims
+from tests import billing_setup
+from tests.billing_setup import CLEARINGHOUSE_SETTINGS, TODAY, VISIT
 
 
 def billing_clinic(role="Billing"):
-    clinic = make_clinic(weekdays=range(7))
-    clinic.provider.npi = "9876543213"
-    p = clinic.patient
-    p.address_line1, p.city, p.state, p.postal_code = "5 Elm St", "Boston", "MA", "02115"
-    clinic.payer = Payer(name="Acme Health", payer_code="ACME1", claim_filing_indicator="CI", timely_filing_days=90,
-                         address_line1="PO Box 1", city="Hartford", state="CT", postal_code="06101")
-    db.session.add(clinic.payer)
-    db.session.commit()
-    billing_setup.save_settings(db.session, SETTINGS)
-    clinic.coverage = coverage_service.add_coverage(
-        db.session, clinic.patient, payer=clinic.payer, priority=1, member_id="XYZ123456",
-        group_number="GRP7", plan_name="Acme Gold", effective_date=date(2025, 1, 1))
-    clinic.user = make_user(role)
-    return clinic
+    return billing_setup.billing_clinic(role, settings=CLEARINGHOUSE_SETTINGS)
 
 
 def ready_encounter(c, when=VISIT, lines=(("99213", "100.00"),), patient=None):
-    appointment = book(c, when, now=LONG_AGO, **({"patient": patient} if patient else {}))
-    scheduling.transition(c.session, appointment, "arrived")
-    enc = encounters.encounter_for_appointment(c.session, appointment)
-    enc = encounters.set_diagnoses(c.session, enc, ["E11.9", "I10"], expected_version=enc.version)
-    for code, fee in lines:
-        encounters.add_charge(c.session, enc, {"units": "1", "code": code, "fee": fee, "pointers": "A"},
-                              expected_version=enc.version)
-    return encounters.mark_ready(c.session, enc, expected_version=enc.version)
+    """A ready encounter; each line (code, fee) pointing at the first diagnosis."""
+    return billing_setup.ready_encounter(c, when, lines=[{"code": code, "fee": fee, "pointers": "A"}
+                                                         for code, fee in lines], patient=patient)
 
 
 def sent_claim(c, when=VISIT, lines=(("99213", "100.00"),), coverage=None, status="submitted"):

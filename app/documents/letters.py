@@ -142,12 +142,13 @@ def appointment_data(appointment, lang, *, email=False):
 
 
 def receipt_data(payment, lang, *, received_by, timezone):
-    """What a copay receipt says: number, when, how much (in the letter's locale), how paid; never a
-    card number (none is stored) nor anything clinical. `received_by` is the staff member's name."""
+    """What a receipt (a copay, or a payment on account: no visit) says: number, when, how much (in the
+    letter's locale), how paid; never a card number (none is stored) nor anything clinical.
+    `received_by` is the staff member's name."""
     locale = _locale(lang)
     visit = None
-    if payment.appointment is not None:
-        appointment = payment.appointment
+    appointment = getattr(payment, "appointment", None)
+    if appointment is not None:
         zone = ZoneInfo(appointment.timezone)
         start = appointment.start_at.astimezone(zone)
         visit = {"date": format_date(start.date(), "long", locale=locale),

@@ -47,6 +47,7 @@ from .scheduling import (  # noqa: F401
     Room,
     WaitlistEntry,
 )
+from .statements import PatientStatement  # noqa: F401  statement history (STATEMENT-HISTORY helper)
 from .user import ClinicUser  # noqa: F401
 
 metadata = Model.metadata

@@ -20,16 +20,26 @@ from sqlalchemy import (
 from sqlalchemy.orm import object_session, relationship
 
 from .base import AuditMixin, Model, UTCDateTime
+from .billing import PAYMENT_METHODS
 
 MONEY = Numeric(10, 2)
 PAYER_PAYMENT_METHODS = ("check", "eft", "none")  # BPR04 CHK / ACH / NON
 PAYER_PAYMENT_SOURCES = ("manual", "835")
 ADJUSTMENT_GROUPS = ("CO", "PR", "OA", "PI", "CR")  # CAS01
-PATIENT_PAYMENT_METHODS = ("cash", "card", "check", "other")
+PATIENT_PAYMENT_METHODS = PAYMENT_METHODS  # a payment on account is paid the same ways as a copay
 
 
 def _in(column, values):
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _patient_via(row, relation, model, key):
+    """The patient of `row` (for its audit trail) through its parent: the loaded relationship, else the
+    parent read by its id (a row not flushed yet)."""
+    parent = getattr(row, relation)
+    if parent is None and getattr(row, key) is not None and object_session(row) is not None:
+        parent = object_session(row).get(model, getattr(row, key))
+    return parent.patient_id if parent is not None else None
 
 
 class PayerPayment(AuditMixin, Model):
@@ -98,10 +108,7 @@ class ClaimPosting(AuditMixin, Model):
     def patient_id(self):
         from .claims import Claim
 
-        claim = self.claim
-        if claim is None and self.claim_id is not None and object_session(self) is not None:
-            claim = object_session(self).get(Claim, self.claim_id)
-        return claim.patient_id if claim is not None else None
+        return _patient_via(self, "claim", Claim, "claim_id")
 
     @property
     def claim_adjustments(self):
@@ -133,10 +140,7 @@ class LinePosting(Model):
 
     @property
     def patient_id(self):
-        posting = self.claim_posting
-        if posting is None and self.claim_posting_id is not None and object_session(self) is not None:
-            posting = object_session(self).get(ClaimPosting, self.claim_posting_id)
-        return posting.patient_id if posting is not None else None
+        return _patient_via(self, "claim_posting", ClaimPosting, "claim_posting_id")
 
 
 class PostingAdjustment(Model):
@@ -164,10 +168,7 @@ class PostingAdjustment(Model):
 
     @property
     def patient_id(self):
-        posting = self.claim_posting
-        if posting is None and self.claim_posting_id is not None and object_session(self) is not None:
-            posting = object_session(self).get(ClaimPosting, self.claim_posting_id)
-        return posting.patient_id if posting is not None else None
+        return _patient_via(self, "claim_posting", ClaimPosting, "claim_posting_id")
 
 
 class PatientPayment(AuditMixin, Model):

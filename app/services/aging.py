@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from ..models.claims import Claim
@@ -23,6 +24,9 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 BUCKETS = ("current", "days_31_60", "days_61_90", "days_91_120", "days_121_plus")
 LIMITS = (30, 60, 90, 120)  # the last day of each bucket but the last
+# Column headings of the buckets and their total, for both AR aging reports.
+BUCKET_LABELS = {"current": _l("0–30 days"), "days_31_60": _l("31–60 days"), "days_61_90": _l("61–90 days"),
+                 "days_91_120": _l("91–120 days"), "days_121_plus": _l("121 days and more"), "total": _l("Total")}
 # Claims that are on the books: not drafts (nothing billed yet), not void, not a void (8) of another.
 OPEN_STATUSES = ("ready", "submitted", "accepted", "rejected", "paid", "denied", "appealed")
 

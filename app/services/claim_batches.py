@@ -65,10 +65,20 @@ def _messages(exc):
 
 # --------------------------------------------------------------------------- build and scrub in bulk
 
+def _unclaimed_ready():
+    """Encounters ready to bill that no claim (but a void one) carries yet: a drafted claim is in the
+    claims queue already, and building it again would be refused as a duplicate."""
+    claimed = select(Claim.id).where(Claim.encounter_id == Encounter.id, Claim.status != "void").exists()
+    return select(Encounter).where(Encounter.status == "ready", ~claimed)
+
+
 def ready_encounters(session, limit=500):
-    """Encounters ready to bill, oldest first (what "Build claims" offers)."""
-    return session.scalars(select(Encounter).where(Encounter.status == "ready")
-                           .order_by(Encounter.service_date, Encounter.id).limit(limit)).all()
+    """Encounters waiting for their claim, oldest first (what "Build claims" offers)."""
+    return session.scalars(_unclaimed_ready().order_by(Encounter.service_date, Encounter.id).limit(limit)).all()
+
+
+def count_ready_encounters(session):
+    return session.scalar(select(func.count()).select_from(_unclaimed_ready().subquery()))
 
 
 def build_claims(session, encounters, *, actor, now=None):

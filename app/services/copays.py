@@ -1,98 +1,38 @@
 """Copays taken at the front desk: record, void, the day's totals. Never a card number.
 
-A receipt number comes from the `counter` table (like MRNs): unique, increasing, never
-reused — a voided receipt keeps its number and stays on file, marked void.
+The rules copays share with payments on account (no card numbers, amounts, receipt numbers from
+the `counter` table, voiding) live in app/services/receipts.py; a voided receipt keeps its number
+and stays on file, marked void.
 """
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..models.base import utcnow
-from ..models.billing import CopayPayment
+from ..models.billing import PAYMENT_METHODS, CopayPayment
 from ..models.scheduling import Appointment
-from .checkdigits import luhn_valid
-from . import counters
 from .dates import local_day_bounds
 from .errors import ValidationFailed
+from .receipts import (  # noqa: F401 - also imported from here (views, purchasing, reports, tests)
+    CARD_NUMBER_MESSAGE,
+    RECEIPT_COUNTER,
+    amount_problems,
+    check_reference,
+    looks_like_card_number,
+    parse_amount,
+    reserve_receipt_number,
+    text_problems,
+    void_receipt,
+)
 
-PAYMENT_METHODS = ("cash", "card", "check", "other")  # the CHECK constraint on copay_payment.method
 METHOD_LABELS = {"cash": _l("Cash"), "card": _l("Card"), "check": _l("Check"), "other": _l("Other")}
 MAX_AMOUNT = Decimal("10000")
-REFERENCE_MAX = 40
 NOTES_MAX = 1000
-VOID_REASON_MAX = 300
-RECEIPT_COUNTER = "copay_receipt"
-RECEIPT_PREFIX = "R"
-RECEIPT_DIGITS = 7
-
-# Digit groups separated by spaces or dashes: "4111 1111 1111 1111", "4111-1111-1111-1111".
-_DIGIT_RUN = re.compile(r"\d+(?:[ \t-]+\d+)*")
-_SEPARATOR = re.compile(r"[ \t-]+")
-CARD_NUMBER_MESSAGE = _l("Do not type card numbers: write the terminal's approval code instead.")
 
 
-def looks_like_card_number(text):
-    """True if `text` holds 13-19 digits in a row (spaces/dashes allowed) that pass the Luhn
-    check — what a payment card number looks like. Consecutive digit groups are tried too, so
-    a card number followed by its expiry ("4111 1111 1111 1111 1228") is still caught."""
-    for run in _DIGIT_RUN.findall(text or ""):
-        groups = _SEPARATOR.split(run)
-        for i in range(len(groups)):
-            digits = ""
-            for group in groups[i:]:
-                digits += group
-                if len(digits) > 19:
-                    break
-                if len(digits) >= 13 and luhn_valid(digits):
-                    return True
-    return False
-
-
-def parse_amount(value, locale="en"):
-    """The Decimal typed (in the staff member's locale: "20.50", "20,50"), or None if it is no number."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    text = (value or "").strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
-    if not text:
-        return None
-    try:
-        return parse_decimal(text, locale=locale, strict=True)
-    except (NumberFormatError, InvalidOperation, ValueError):
-        try:  # "20.50" typed in a locale that writes 20,50: a plain decimal is understood everywhere
-            return Decimal(text) if re.fullmatch(r"-?\d+(\.\d+)?", text) else None
-        except InvalidOperation:
-            return None
-
-
-def amount_problems(amount, raw, locale="en"):
-    """Problems with an amount (already parsed; `raw` is what was typed)."""
-    example = format_decimal(Decimal("25.00"), format="#,##0.00", locale=locale)
-    if amount is None:
-        if raw is None or not str(raw).strip():
-            return [("amount", _l("This field is required."))]
-        return [("amount", _l("Enter the amount as a number, for example %(example)s.", example=example))]
-    if not amount.is_finite():
-        return [("amount", _l("Enter the amount as a number, for example %(example)s.", example=example))]
-    if amount <= 0:
-        return [("amount", _l("The amount must be more than zero."))]
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(Decimal("0.01")):
-        return [("amount", _l("Enter the amount with at most two decimals (cents)."))]
-    if amount > MAX_AMOUNT:
-        return [("amount", _l("A copay cannot be more than %(max)s.", max=format_decimal(MAX_AMOUNT, locale=locale)))]
-    return []
-
-
-def _text_problems(field, value, limit):
-    if value and len(value) > limit:
-        return [(field, _l("Keep this under %(max)d characters.", max=limit))]
-    if value and looks_like_card_number(value):
-        return [(field, CARD_NUMBER_MESSAGE)]
-    return []
+def _too_much(maximum):
+    return _l("A copay cannot be more than %(max)s.", max=maximum)
 
 
 def _patient_problems(patient):
@@ -103,25 +43,21 @@ def _patient_problems(patient):
     return []
 
 
-def reserve_receipt_number(session):
-    """The next receipt number ("R0000042"), taken in the caller's transaction."""
-    return f"{RECEIPT_PREFIX}{counters.take(session, RECEIPT_COUNTER):0{RECEIPT_DIGITS}d}"
-
-
 def record_copay(session, *, patient, amount, method, reference=None, appointment=None, notes=None, actor,
                  now=None, locale="en"):
     """Record a copay received at the desk and commit; ValidationFailed (nothing written) names every problem.
 
     `amount` is a Decimal or the text typed (read in `locale`); `appointment` an Appointment or its id.
     """
-    reference = (reference or "").strip() or None
+    reference, reference_problems = check_reference(reference)
     notes = (notes or "").strip() or None
     value = parse_amount(amount, locale)
-    problems = _patient_problems(patient) + amount_problems(value, amount, locale)
+    problems = _patient_problems(patient) + amount_problems(value, amount, locale, maximum=MAX_AMOUNT,
+                                                            too_much=_too_much)
     if method not in PAYMENT_METHODS:
         problems.append(("method", _l("Choose how the patient paid.")))
-    problems += _text_problems("reference", reference, REFERENCE_MAX)
-    problems += _text_problems("notes", notes, NOTES_MAX)
+    problems += reference_problems
+    problems += text_problems("notes", notes, NOTES_MAX)
     if appointment is not None and not isinstance(appointment, Appointment):
         appointment = session.get(Appointment, int(appointment)) if str(appointment).isdigit() else None
         if appointment is None:
@@ -143,22 +79,7 @@ def record_copay(session, *, patient, amount, method, reference=None, appointmen
 
 def void_copay(session, payment, *, reason, actor):
     """Mark a receipt void (entered in error, money given back); it stays on file with its number."""
-    reason = (reason or "").strip()
-    problems = []
-    if payment.voided:
-        problems.append((None, _l("This receipt is already void.")))
-    if not reason:
-        problems.append(("reason", _l("Say why the receipt is void.")))
-    elif len(reason) > VOID_REASON_MAX:
-        problems.append(("reason", _l("Keep this under %(max)d characters.", max=VOID_REASON_MAX)))
-    elif looks_like_card_number(reason):
-        problems.append(("reason", CARD_NUMBER_MESSAGE))
-    if problems:
-        raise ValidationFailed(problems)
-    payment.voided = True
-    payment.void_reason = reason
-    session.commit()
-    return payment
+    return void_receipt(session, payment, reason=reason)
 
 
 def expected_copay(session, patient_id, on_date):

@@ -1436,4 +1436,6 @@ def seed_billing(session, *, seed=DEFAULT_SEED, now=None):
     from .referrals import seed_demo as seed_referrals  # demo specialists and referrals (REFERRALS helper)
     stats.update(seed_referrals(session, now=now))
     stats["seconds"] = time.perf_counter() - started
+    from .demo_billing_flow import seed_for_demo as seed_billing_flow  # claims, payments, AR (DEMO helper)
+    stats.update(seed_billing_flow(session, seed=seed, now=now))
     return stats

@@ -197,7 +197,7 @@ def process(session, payer_file, *, actor, expected_version, now=None):
         if payer_file.kind == "835":
             payments = []
             for preview in result.previews:
-                payments.append(posting.post(session, preview.remittance, actor=actor, now=now))
+                payments.append(posting.post(session, preview.remittance, actor=actor, now=now, commit=False))
             note = _l("%(num)d payment(s) posted: %(references)s.", num=len(payments),
                       references=", ".join(p.reference for p in payments))
         else:
@@ -211,7 +211,12 @@ def process(session, payer_file, *, actor, expected_version, now=None):
         _mark_failed(session, payer_file, exc.problems, actor, now)
         raise
     payer_file.note = str(note)[:1000]
-    commit_or_stale(session)
+    try:
+        commit_or_stale(session)  # every payment of the file, its claims' moves and the file's status at once
+    except IntegrityError:
+        session.rollback()
+        raise ValidationFailed([("file", _l("This payment was posted by someone else a moment ago: nothing is "
+                                            "posted twice."))]) from None
     return result
 
 

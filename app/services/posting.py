@@ -16,7 +16,6 @@ primary's adjudication repeated by the secondary and is not counted twice), pati
 responsibility is the PR of the last payer that adjudicated, and patient_paid are the patient's
 payments applied to the claim plus the copays taken for the visit.
 """
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -41,10 +40,17 @@ from ..models.payments import (
     PostingAdjustment,
 )
 from . import claims as claim_service
-from .checkdigits import luhn_valid
-from .copays import parse_amount, reserve_receipt_number
 from .encounters import line_total
 from .errors import ValidationFailed, commit_or_stale
+from .receipts import (  # noqa: F401 - CARD_NUMBER_MESSAGE, looks_like_card_number: also used from here
+    CARD_NUMBER_MESSAGE,
+    amount_problems,
+    check_reference,
+    looks_like_card_number,
+    parse_amount,
+    reserve_receipt_number,
+    void_receipt,
+)
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -52,30 +58,9 @@ KNOWN_STATUS_CODES = ("1", "2", "3", "4", "19", "20", "21", "22", "23", "25")
 PAYABLE_STATUSES = ("submitted", "accepted", "appealed")
 ADJUDICATED = ("paid", "denied")
 PRIOR_PAYER_REASON = "23"  # OA-23: the impact of the prior payer's adjudication
-REFERENCE_MAX = 40
-VOID_REASON_MAX = 300
 MAX_PATIENT_PAYMENT = Decimal("100000")
 METHOD_LABELS = {"cash": _l("Cash"), "card": _l("Card (approval code)"), "check": _l("Check"), "other": _l("Other")}
 PAYER_METHOD_LABELS = {"check": _l("Check"), "eft": _l("EFT"), "none": _l("No payment (denials only)")}
-CARD_NUMBER_MESSAGE = _l("Do not type card numbers: write the terminal's approval code instead.")
-
-_DIGIT_RUN = re.compile(r"\d+(?:[ \t-]+\d+)*")
-_SEPARATOR = re.compile(r"[ \t-]+")
-
-
-def looks_like_card_number(text):
-    """True if `text` holds 12-19 digits in a row (spaces or dashes allowed) passing the Luhn check."""
-    for run in _DIGIT_RUN.findall(text or ""):
-        groups = _SEPARATOR.split(run)
-        for i in range(len(groups)):
-            digits = ""
-            for group in groups[i:]:
-                digits += group
-                if len(digits) > 19:
-                    break
-                if len(digits) >= 12 and luhn_valid(digits):
-                    return True
-    return False
 
 
 def money(value):
@@ -562,8 +547,10 @@ def _status_path(current, target):
     return []  # paid / denied corrected by a reversal and a new payment: the status history stays as it is
 
 
-def post(session, remittance, *, actor, now=None):
-    """Post the remittance, all or nothing; ValidationFailed with the preview's problems (nothing written)."""
+def post(session, remittance, *, actor, now=None, commit=True):
+    """Post the remittance, all or nothing; ValidationFailed with the preview's problems (nothing written).
+
+    commit=False leaves the commit to the caller (an 835 carrying several payments posts them all or none)."""
     result = preview(session, remittance)
     if result.problems:
         session.rollback()
@@ -608,7 +595,10 @@ def post(session, remittance, *, actor, now=None):
                     claim_service.transition(session, claim, step, actor=actor, expected_version=claim.version,
                                              note=note if step == item.new_status else None, now=now, commit=False)
                     session.flush()
-        commit_or_stale(session)
+        if commit:
+            commit_or_stale(session)
+        else:
+            session.flush()
     except IntegrityError:
         session.rollback()
         raise ValidationFailed([("reference", _l("This payment was posted by someone else a moment ago: nothing is "
@@ -621,26 +611,19 @@ def post(session, remittance, *, actor, now=None):
 
 # --------------------------------------------------------------------------- patient payments
 
+def _payment_too_much(maximum):
+    return _l("A payment cannot be more than %(max)s.", max=maximum)
+
+
 def post_patient_payment(session, patient, *, amount, method, reference=None, claim=None, actor, now=None,
                          locale="en"):
     """A payment on the patient's account (applied to one claim's balance when `claim` is given)."""
-    reference = (reference or "").strip() or None
-    value = parse_amount(amount, locale) if not isinstance(amount, Decimal) else amount
-    problems = []
-    if value is None or not value.is_finite():
-        problems.append(("amount", _l("Enter the amount as a number, for example %(example)s.", example="25.00")))
-    elif value <= 0:
-        problems.append(("amount", _l("The amount must be more than zero.")))
-    elif value != value.quantize(CENT):
-        problems.append(("amount", _l("Enter the amount with at most two decimals (cents).")))
-    elif value > MAX_PATIENT_PAYMENT:
-        problems.append(("amount", _l("A payment cannot be more than %(max)s.", max=_fmt(MAX_PATIENT_PAYMENT))))
+    reference, reference_problems = check_reference(reference)
+    value = parse_amount(amount, locale)
+    problems = amount_problems(value, amount, locale, maximum=MAX_PATIENT_PAYMENT, too_much=_payment_too_much)
     if method not in PATIENT_PAYMENT_METHODS:
         problems.append(("method", _l("Choose how the patient paid.")))
-    if reference and len(reference) > REFERENCE_MAX:
-        problems.append(("reference", _l("Keep this under %(max)d characters.", max=REFERENCE_MAX)))
-    elif reference and looks_like_card_number(reference):
-        problems.append(("reference", CARD_NUMBER_MESSAGE))
+    problems += reference_problems
     if getattr(patient, "status", None) == "merged":
         problems.append((None, _l("This record was merged into another one: take the payment on the surviving "
                                   "record.")))
@@ -674,23 +657,7 @@ def post_patient_payment(session, patient, *, amount, method, reference=None, cl
 
 def void_patient_payment(session, payment, *, reason, actor):
     """Mark a patient payment void (entered in error, money given back); it stays on file with its number."""
-    reason = (reason or "").strip()
-    problems = []
-    if payment.voided:
-        problems.append((None, _l("This receipt is already void.")))
-    if not reason:
-        problems.append(("reason", _l("Say why the receipt is void.")))
-    elif len(reason) > VOID_REASON_MAX:
-        problems.append(("reason", _l("Keep this under %(max)d characters.", max=VOID_REASON_MAX)))
-    elif looks_like_card_number(reason):
-        problems.append(("reason", CARD_NUMBER_MESSAGE))
-    if problems:
-        session.rollback()
-        raise ValidationFailed(problems)
-    payment.voided = True
-    payment.void_reason = reason
-    session.commit()
-    return payment
+    return void_receipt(session, payment, reason=reason)
 
 
 # --------------------------------------------------------------------------- secondary claims

@@ -249,6 +249,37 @@ def _check_editable(session, referral, expected_version):
     _check_version(session, referral, expected_version)
 
 
+def _patient_of(session, referral, direction, patient, expected_version, problems):
+    """The patient whose referral is written: a new one's `patient`, or the patient of `referral`, which
+    must still be editable and go in `direction`."""
+    if referral is not None:
+        _check_editable(session, referral, expected_version)
+        if referral.direction != direction:
+            raise ValidationFailed([(None, _l("Unknown value."))])
+        patient = referral.patient
+    _check_patient(problems, patient, new=referral is None)
+    return patient
+
+
+def _save(session, referral, problems, *, patient, direction, status, values, rows, documents, actor, **fields):
+    """All or nothing: ValidationFailed naming every problem (nothing written), else the referral written
+    (a new one in `status`, stamped) and committed."""
+    if problems:
+        session.rollback()
+        raise ValidationFailed(problems)
+    new = referral is None
+    if new:
+        referral = Referral(patient_id=patient.id, direction=direction, status=status)
+        session.add(referral)
+    for key, value in {**values, **fields}.items():
+        setattr(referral, key, value)
+    _apply_children(referral, rows, documents)
+    if new:
+        _stamp(session, referral, None, status, actor)
+    commit_or_stale(session)
+    return referral
+
+
 # ---------------------------------------------------------------------------------------------
 # Outgoing referrals
 
@@ -260,12 +291,7 @@ def save_outgoing(session, referral=None, *, patient, referring_provider, specia
 
     The due date defaults to the referral date plus URGENCY_DAYS[urgency]."""
     problems = []
-    if referral is not None:
-        _check_editable(session, referral, expected_version)
-        if referral.direction != "outgoing":
-            raise ValidationFailed([(None, _l("Unknown value."))])
-        patient = referral.patient
-    _check_patient(problems, patient, new=referral is None)
+    patient = _patient_of(session, referral, "outgoing", patient, expected_version, problems)
     referral_date = referral_date or (referral.referral_date if referral is not None else today or date.today())
     provider = _resolve(session, Provider, referring_provider)
     if provider is None:
@@ -281,22 +307,10 @@ def save_outgoing(session, referral=None, *, patient, referring_provider, specia
     values, rows, documents = _check_common(
         session, problems, patient=patient, reason=reason, urgency=urgency, notes=notes, referral_date=referral_date,
         due_date=due_date, diagnoses=diagnoses, document_ids=document_ids, clinical=clinical)
-    if problems:
-        session.rollback()
-        raise ValidationFailed(problems)
-    new = referral is None
-    if new:
-        referral = Referral(patient_id=patient.id, direction="outgoing", status="draft")
-        session.add(referral)
-    for key, value in values.items():
-        setattr(referral, key, value)
-    referral.referring_provider_id = provider.id
-    referral.specialist_id = doctor.id
-    _apply_children(referral, rows, documents)
-    if new:
-        _stamp(session, referral, None, "draft", actor)
-    commit_or_stale(session)
-    return referral
+    return _save(session, referral, problems, patient=patient, direction="outgoing", status="draft", values=values,
+                 rows=rows, documents=documents, actor=actor,
+                 referring_provider_id=provider.id if provider is not None else None,
+                 specialist_id=doctor.id if doctor is not None else None)
 
 
 def _resolve(session, model, value):
@@ -316,12 +330,7 @@ def save_incoming(session, referral=None, *, patient, referring_practice, referr
                   actor=None, expected_version=None, today=None, clinical=True):
     """Record (referral=None) or change a referral another practice sent us (status "received")."""
     problems = []
-    if referral is not None:
-        _check_editable(session, referral, expected_version)
-        if referral.direction != "incoming":
-            raise ValidationFailed([(None, _l("Unknown value."))])
-        patient = referral.patient
-    _check_patient(problems, patient, new=referral is None)
+    patient = _patient_of(session, referral, "incoming", patient, expected_version, problems)
     today = today or date.today()
     practice, provider_name = _clean(referring_practice), _clean(referring_provider_name)
     if not practice:
@@ -334,21 +343,9 @@ def save_incoming(session, referral=None, *, patient, referring_practice, referr
     values, rows, documents = _check_common(
         session, problems, patient=patient, reason=reason, urgency=urgency, notes=notes, referral_date=received_date,
         due_date=due_date, diagnoses=diagnoses, document_ids=document_ids, clinical=clinical)
-    if problems:
-        session.rollback()
-        raise ValidationFailed(problems)
-    new = referral is None
-    if new:
-        referral = Referral(patient_id=patient.id, direction="incoming", status="received")
-        session.add(referral)
-    for key, value in values.items():
-        setattr(referral, key, value)
-    referral.referring_practice, referral.referring_provider_name = practice, provider_name
-    _apply_children(referral, rows, documents)
-    if new:
-        _stamp(session, referral, None, "received", actor)
-    commit_or_stale(session)
-    return referral
+    return _save(session, referral, problems, patient=patient, direction="incoming", status="received", values=values,
+                 rows=rows, documents=documents, actor=actor, referring_practice=practice,
+                 referring_provider_name=provider_name)
 
 
 def link_appointment(session, referral, appointment, *, actor, expected_version, now=None):

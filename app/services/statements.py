@@ -7,9 +7,12 @@ statement goes to, numbers it (counter "statement": S00000001), and lays the fig
 strings for the sandboxed letter template (letters/statement/<lang>.html). A statement names
 visits by date and provider only: never a diagnosis or procedure code.
 
-Printing is recorded in the audit trail (action "print", object type "Statement", the number in
-the details); the batch run skips accounts that were sent a statement in the last N days by
-reading those rows.
+Every statement printed is kept in the statement history (app/models/statements.py,
+PatientStatement): the row is written in the transaction that takes the number, so a statement that
+could not be written leaves no row and uses no number (the numbers stay gapless; printers queue on
+the counter row while a letter renders). The batch run skips accounts with a history row in the last
+N days. Printing is also recorded in the audit trail (action "print", object type "Statement", the
+number in the details), as every read of patient data is.
 """
 import datetime as dt
 from dataclasses import dataclass
@@ -20,15 +23,17 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..documents import letters
-from ..models.audit import AuditEvent
+from ..models.base import _current_user_id, utcnow
+from ..models.statements import AGING_COLUMNS, PatientStatement
 from . import aging, counters, posting
 from .errors import ValidationFailed
 from .patients import address_lines
 
 COUNTER = "statement"
+BATCH_COUNTER = "statement_batch"
 PREFIX = "S"
 DIGITS = 8
 OBJECT_TYPE = "Statement"
@@ -55,6 +60,14 @@ class Statement:
     account: object
     amount_due: Decimal
     letter: object = None
+    record: object = None  # its PatientStatement (history) row
+
+
+@dataclass
+class Batch:
+    """A batch run: numbered (counter "statement_batch") with its first statement, in that statement's
+    transaction, so a run that prints nothing uses no number."""
+    number: int = None
 
 
 def addressee(patient):
@@ -104,8 +117,15 @@ def _date(value, locale):
     return format_date(value, "long", locale=locale) if value else ""
 
 
-def statement_data(session, patient, account, *, number, today, lang):
-    """The plain data the template prints: strings formatted in the letter's language."""
+def aging_amounts(session, patient, today):
+    """{bucket: amount} of the patient's account aged on `today` (what the statement prints)."""
+    buckets = aging.aging(session, as_of=today, by="patient", patients=[patient])
+    return dict(buckets[0].amounts) if buckets else {b: ZERO for b in aging.BUCKETS}
+
+
+def statement_data(session, patient, account, *, number, today, lang, amounts=None):
+    """The plain data the template prints: strings formatted in the letter's language; `amounts`: the
+    aging summary (computed when not given)."""
     locale = letters._locale(lang)
     reader = addressee(patient)
     rows = []
@@ -123,8 +143,8 @@ def statement_data(session, patient, account, *, number, today, lang):
             pending += money(line["insurance_balance"])
             row["pending"] = _fmt(line["insurance_balance"], locale)
         rows.append(row)
-    buckets = aging.aging(session, as_of=today, by="patient", patients=[patient])
-    amounts = buckets[0].amounts if buckets else {b: ZERO for b in aging.BUCKETS}
+    if amounts is None:
+        amounts = aging_amounts(session, patient, today)
     return {
         "guarantor": {"name": reader.name, "address": reader.address},
         "statement": {
@@ -171,9 +191,13 @@ def next_number(session):
     return f"{PREFIX}{counters.take(session, COUNTER):0{DIGITS}d}"
 
 
-def prepare(session, patient, *, today, with_pdf=True):
-    """Number and write one patient's statement; ValidationFailed (nothing numbered) when nothing is due.
-    The caller commits (the number is taken in its transaction) and audits the print."""
+def prepare(session, patient, *, today, with_pdf=True, batch=None, now=None):
+    """Number, write and record one patient's statement (its history row, in `batch` when in a batch run).
+
+    ValidationFailed (nothing numbered, nothing recorded) when nothing is due. The number, the history
+    row (and the batch number of a run's first statement) are taken in the caller's transaction: the
+    caller commits, then audits the print. If the letter cannot be written the transaction is rolled
+    back (no row, no number used) and the error raised."""
     account = posting.patient_account(session, patient)
     due = amount_due(account)
     if due <= 0:
@@ -181,10 +205,29 @@ def prepare(session, patient, *, today, with_pdf=True):
         raise ValidationFailed([nothing_due_problem(patient, due)])
     reader = addressee(patient)
     lang = letters.choose_language("statement", reader.language)
-    number = next_number(session)
-    data = statement_data(session, patient, account, number=number, today=today, lang=lang)
-    letter = letters.render("statement", patient, data, today=today, with_pdf=with_pdf, language=reader.language)
-    return Statement(patient, reader, number, account, due, letter)
+    numbered_batch = False
+    try:
+        if batch is not None and batch.number is None:
+            batch.number, numbered_batch = counters.take(session, BATCH_COUNTER), True
+        number = next_number(session)
+        amounts = aging_amounts(session, patient, today)
+        data = statement_data(session, patient, account, number=number, today=today, lang=lang, amounts=amounts)
+        letter = letters.render("statement", patient, data, today=today, with_pdf=with_pdf,
+                                language=reader.language)
+        record = PatientStatement(
+            statement_number=number, patient_id=patient.id, addressee_name=reader.name[:300],
+            to_guarantor=not reader.is_patient, language=letter.language, amount_due=due,
+            printed_at=now or utcnow(), printed_by_fk=_current_user_id(),
+            batch_number=batch.number if batch is not None else None,
+            **{column: money(amounts.get(bucket)) for bucket, column in AGING_COLUMNS.items()})
+        session.add(record)
+        session.flush()
+    except Exception:
+        session.rollback()
+        if numbered_batch:
+            batch.number = None
+        raise
+    return Statement(patient, reader, number, account, due, letter, record)
 
 
 def audit_details(statement):
@@ -194,17 +237,33 @@ def audit_details(statement):
 
 
 def last_printed(session, patient_ids):
-    """{patient_id: when their last statement was printed}."""
-    if not patient_ids:
-        return {}
-    rows = session.execute(select(AuditEvent.patient_id, AuditEvent.occurred_at).where(
-        AuditEvent.action == "print", AuditEvent.object_type == OBJECT_TYPE,
-        AuditEvent.patient_id.in_(list(patient_ids)))).all()
+    """{patient_id: when their last statement was printed} (from the statement history)."""
+    ids = sorted(set(patient_ids))
     last = {}
-    for pid, when in rows:
-        if pid not in last or when > last[pid]:
-            last[pid] = when
+    for start in range(0, len(ids), 500):
+        last.update(session.execute(
+            select(PatientStatement.patient_id, func.max(PatientStatement.printed_at))
+            .where(PatientStatement.patient_id.in_(ids[start:start + 500]))
+            .group_by(PatientStatement.patient_id)).all())
     return last
+
+
+def sent_since(session, since):
+    """The ids of patients sent a statement at or after `since`."""
+    return set(session.scalars(select(PatientStatement.patient_id).where(PatientStatement.printed_at >= since)
+                               .distinct()))
+
+
+def history(session, patient, *, limit=None):
+    """(the patient's statements, newest first, at most `limit`; how many there are in all)."""
+    query = (select(PatientStatement).where(PatientStatement.patient_id == patient.id)
+             .order_by(PatientStatement.printed_at.desc(), PatientStatement.id.desc()))
+    if limit is not None:
+        query = query.limit(limit)
+    rows = session.scalars(query).all()
+    total = len(rows) if limit is None or len(rows) < limit else session.scalar(
+        select(func.count()).select_from(PatientStatement).where(PatientStatement.patient_id == patient.id))
+    return rows, total
 
 
 def due_accounts(session, *, days, now):
@@ -212,14 +271,15 @@ def due_accounts(session, *, days, now):
     with the amount due: [(patient, amount)] by name."""
     if days is None or days < 0:
         raise ValidationFailed([("days", _l("Give a number of days, 0 or more."))])
-    since = now - dt.timedelta(days=days)
+    recent = sent_since(session, now - dt.timedelta(days=days)) if days else set()
     owing = []
     for patient in aging.account_holders(session):
+        if patient.id in recent:
+            continue
         due = amount_due(posting.patient_account(session, patient))
         if due > 0:
             owing.append((patient, due))
-    last = last_printed(session, [p.id for p, _ in owing])
-    return [(p, due) for p, due in owing if days == 0 or p.id not in last or last[p.id] < since]
+    return owing
 
 
 def combined_pdf(statements):
@@ -233,24 +293,31 @@ def combined_pdf(statements):
 
 
 def record_print(engine, statement):
-    """The audit row of a printed statement (what the batch run reads to skip recent ones)."""
+    """The audit row of a printed statement (the read of patient data; the history row is its PatientStatement)."""
     from . import audit
 
     audit.access(engine, patient_id=statement.patient.id, action="print", object_type=OBJECT_TYPE,
                  object_id=statement.number, details=audit_details(statement))
 
 
-def run_batch(session, engine, patients, *, today, progress=None):
-    """Write a statement for each of `patients` one at a time (each numbered, committed and audited on
-    its own, so a long run can report progress and a failure keeps what was done); return
-    (statements, skipped) where skipped lists (patient, message) of accounts that owed nothing by then."""
+def run_batch(session, engine, patients, *, today, progress=None, now=None):
+    """Write a statement for each of `patients` one at a time (each numbered, recorded in the history
+    under the run's batch number, committed and audited on its own, so a long run can report progress
+    and a failure keeps what was done); return (statements, skipped) where skipped lists (patient,
+    message) of accounts that owed nothing by then or whose statement could not be written."""
     done, skipped = [], []
     total = len(patients)
+    batch = Batch()
     for i, patient in enumerate(patients, start=1):
+        name, mrn = patient.display_name, patient.mrn
         try:
-            statement = prepare(session, patient, today=today, with_pdf=False)
+            statement = prepare(session, patient, today=today, with_pdf=False, batch=batch, now=now)
         except ValidationFailed as exc:
             skipped.append((patient, exc.problems[0][1]))
+        except Exception:  # noqa: BLE001 - one account that cannot be written must not stop the run
+            current_app.logger.exception("statement batch: the statement of patient id %s failed", patient.id)
+            skipped.append((patient, _l("The statement for %(name)s (MRN %(mrn)s) could not be written and was "
+                                        "not numbered: print it again from the chart.", name=name, mrn=mrn)))
         else:
             session.commit()
             record_print(engine, statement)

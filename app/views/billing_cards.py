@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import Location
 from ..models.billing import Encounter
-from ..services import eligibility, encounters
+from ..services import claim_batches, eligibility, encounters
 from ..services.scheduling import zone
 from .flow import provider_of
 from .home import Link, register_home_card
@@ -57,11 +57,13 @@ def _count_encounters(user, status):
 def _ready_to_bill(user, ctx):
     if not encounters.sees_all(user, current_app.appbuilder.sm):
         return None  # clinicians get their own open encounters instead
-    n = _count_encounters(user, "ready")
+    n = claim_batches.count_ready_encounters(db.session)  # waiting for their claim
     if not n:
         return None
-    return {"value": n, "text": _l("encounters ready to bill"),
-            "links": [Link(_l("Open the list"), url_for("EncounterView.index", status="ready"))]}
+    links = [Link(_l("Open the list"), url_for("EncounterView.index", status="ready"))]
+    if current_app.appbuilder.sm.has_access("can_write", "Claim"):
+        links.insert(0, Link(_l("Build claims"), url_for("ClaimView.build_form")))
+    return {"value": n, "text": _l("encounters ready to bill"), "links": links}
 
 
 def _my_open_encounters(user, ctx):

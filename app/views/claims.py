@@ -327,7 +327,8 @@ class ClaimView(BaseView):
                                          .order_by(Claim.id)).all()
         return self.render_template(
             "claims/show.html", claim=claim, patient=patient, lines=lines, problems=problems,
-            diagnoses=[{"letter": letter(d.position), "code": icd10.display(d.code)} for d in claim.diagnoses],
+            diagnoses=[{"letter": letter(d.position), "code": icd10.display(d.code),
+                        "description": _dx_description(d.code, claim.service_date)} for d in claim.diagnoses],
             transitions=[(s, TRANSITION_LABELS[s]) for s in service.TRANSITIONS.get(claim.status, ())],
             editable=can_write and claim.status in service.EDITABLE_STATUSES, can_write=can_write,
             correctable=can_write and claim.status in service.ADJUDICATED_STATUSES,
@@ -452,10 +453,15 @@ def _chart_claims(patient):
     return {"claims": rows, "full": full, "status_labels": service.STATUS_LABELS}
 
 
+def _dx_description(code, service_date):
+    """The code set's description of a claim diagnosis (blank when the code set does not know it)."""
+    row, _problem = icd10.lookup(db.session, code, service_date)
+    return row.description if row is not None else ""
+
+
 def _chart_claim_status(patient):
     context = _chart_claims(patient)
-    context["redundant"] = context["full"]  # a user with the full panel (Admin) is not shown it twice
-    return context
+    return None if context["full"] else context  # who holds the full panel (Admin) is not shown it twice
 
 
 register_chart_section("claims", _l("Claims"), "claims/_chart.html", _chart_claims,

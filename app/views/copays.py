@@ -1,6 +1,8 @@
 """Copays at the front desk: collect, receipt (PDF in the patient's language), void, the day's list.
 
-The rules (amounts, no card numbers, receipt numbers) live in app/services/copays.py.
+The rules (amounts, no card numbers, receipt numbers) live in app/services/copays.py and receipts.py.
+The receipt pieces here (form fields, refused input, PDF, void) serve payments on account too
+(app/views/payments.py, PatientPaymentView).
 """
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -30,11 +32,15 @@ from .patients import apply_problems, open_patient, register_chart_section, to_s
 COPAY_PERMISSIONS = {"index": "read", "show": "read", "receipt": "read", "collect": "write", "void": "write"}
 
 
-class CopayForm(FlaskForm):
+class ReceiptForm(FlaskForm):
+    """What every receipt asks (templates: copays/_money_fields.html); each form adds `method` with its labels."""
     amount = StringField(_l("Amount"))
+    reference = StringField(_l("Reference: check number or the card terminal's approval code"))
+
+
+class CopayForm(ReceiptForm):
     method = SelectField(_l("Paid by"), choices=[(m, METHOD_LABELS[m]) for m in PAYMENT_METHODS],
                          validate_choice=False)
-    reference = StringField(_l("Reference: check number or the card terminal's approval code"))
     appointment = SelectField(_l("Visit"), choices=[], validate_choice=False)
     notes = TextAreaField(_l("Notes (optional)"))
 
@@ -87,6 +93,51 @@ def appointment_copay(appointment):
     expected = copay_service.expected_copay(db.session, appointment.patient_id, appointment.start_local.date())
     return {"url": url_for("CopayView.collect", patient_id=appointment.patient_id, appointment=appointment.id),
             "expected": expected}
+
+
+def refuse(form, problems):
+    """Show the service's problems on the form; a card number typed is never sent back to the browser."""
+    apply_problems(form, problems)
+    for name, message in problems:
+        if message is CARD_NUMBER_MESSAGE and name in form._fields:
+            form[name].data = ""
+
+
+def letter_language(kind, patient):
+    """The language the receipt will be printed in, named in the staff member's language."""
+    return languages.name(letters.choose_language(kind, patient.preferred_language), _locale())
+
+
+def receipt_pdf(kind, payment, patient, *, object_type):
+    """The receipt as PDF, in the patient's language (or the fallback, said on screen), VOID on a void one;
+    the print is logged."""
+    lang = letters.choose_language(kind, patient.preferred_language or "en")
+    data = letters.receipt_data(payment, lang, received_by=staff_name(payment.received_by_fk), timezone=_clinic_zone())
+    letter = letters.render(kind, patient, data, today=_today())
+    if letter.fell_back:
+        flash(str(_l("There is no such letter in %(wanted)s: it was printed in %(used)s.",
+                     wanted=languages.name(letter.wanted, _locale()),
+                     used=languages.name(letter.language, _locale()))), "warning")
+    audit.access(db.engine, patient_id=patient.id, action="print", object_type=object_type, object_id=payment.id,
+                 details={"language": letter.language, "receipt_number": payment.receipt_number,
+                          "void": bool(payment.voided)})
+    return Response(letter.pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="receipt-{payment.receipt_number}.pdf"',
+        "Cache-Control": "no-store"})
+
+
+def void_and_show(void, payment, endpoint):
+    """Void the receipt with the reason typed (`void`: the service's function) and go back to its page."""
+    open_patient(payment.patient_id)
+    try:
+        void(db.session, payment, reason=request.form.get("reason"), actor=g.user)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        for _field, message in exc.problems:
+            flash(str(message), "danger")
+    else:
+        flash(str(_l("Receipt %(number)s is now void.", number=payment.receipt_number)), "success")
+    return redirect(url_for(endpoint, pk=payment.id))
 
 
 def _row(payment):
@@ -148,10 +199,7 @@ class CopayView(BaseView):
                     actor=g.user, locale=_locale())
             except ValidationFailed as exc:
                 db.session.rollback()
-                apply_problems(form, exc.problems)
-                for name, message in exc.problems:
-                    if message is CARD_NUMBER_MESSAGE:  # never send a card number back to the browser
-                        form[name].data = ""
+                refuse(form, exc.problems)
             else:
                 flash(str(_l("Copay recorded: receipt %(number)s for %(amount)s.", number=payment.receipt_number,
                              amount=_money(payment.amount))), "success")
@@ -176,8 +224,7 @@ class CopayView(BaseView):
             "copays/show.html", payment=payment, patient=patient, row=_row(payment),
             visit=_visit_label(payment.appointment, locale) if payment.appointment else "",
             day=payment.received_at.astimezone(ZoneInfo(_clinic_zone())).date().isoformat(),
-            letter_language=languages.name(letters.choose_language("copay_receipt", patient.preferred_language),
-                                           locale),
+            letter_language=letter_language("copay_receipt", patient),
             can_void=self.appbuilder.sm.has_access("can_write", "Copay") and not payment.voided)
 
     @expose("/<int:pk>/receipt")
@@ -185,36 +232,13 @@ class CopayView(BaseView):
     def receipt(self, pk):
         """The receipt as PDF, in the patient's language (or the fallback), with VOID on a void one."""
         payment = db.session.get(CopayPayment, pk) or abort(404)
-        patient = open_patient(payment.patient_id)
-        lang = letters.choose_language("copay_receipt", patient.preferred_language or "en")
-        data = letters.receipt_data(payment, lang, received_by=staff_name(payment.received_by_fk),
-                                    timezone=_clinic_zone())
-        letter = letters.render("copay_receipt", patient, data, today=_today())
-        if letter.fell_back:
-            flash(str(_l("There is no such letter in %(wanted)s: it was printed in %(used)s.",
-                         wanted=languages.name(letter.wanted, _locale()),
-                         used=languages.name(letter.language, _locale()))), "warning")
-        audit.access(db.engine, patient_id=patient.id, action="print", object_type="Receipt", object_id=payment.id,
-                     details={"language": letter.language, "receipt_number": payment.receipt_number,
-                              "void": bool(payment.voided)})
-        return Response(letter.pdf, mimetype="application/pdf", headers={
-            "Content-Disposition": f'inline; filename="receipt-{payment.receipt_number}.pdf"',
-            "Cache-Control": "no-store"})
+        return receipt_pdf("copay_receipt", payment, open_patient(payment.patient_id), object_type="Receipt")
 
     @expose("/<int:pk>/void", methods=["POST"])
     @has_access
     def void(self, pk):
         payment = db.session.get(CopayPayment, pk) or abort(404)
-        open_patient(payment.patient_id)
-        try:
-            copay_service.void_copay(db.session, payment, reason=request.form.get("reason"), actor=g.user)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            for _field, message in exc.problems:
-                flash(str(message), "danger")
-        else:
-            flash(str(_l("Receipt %(number)s is now void.", number=payment.receipt_number)), "success")
-        return redirect(url_for("CopayView.show", pk=pk))
+        return void_and_show(copay_service.void_copay, payment, "CopayView.show")
 
 
 def _chart_payments(patient):

@@ -3,10 +3,14 @@ from flask import current_app
 from flask_babel import format_currency, format_date, get_locale
 from markupsafe import Markup
 
+import re
 from datetime import date
 
 from .. import i18n
 from ..services import dates, phones
+
+
+_LATIN_SYMBOL = re.compile(r"[A-Za-z]+[$€£¥]|[$€£¥][A-Za-z]*")
 
 
 def register_template_filters(app):
@@ -21,7 +25,13 @@ def register_template_filters(app):
         """An amount in the reader's locale: $1,234.50, 1 234,50 $US, US$ 1.234,50 ..."""
         if value is None or value == "":
             return ""
-        return format_currency(value, currency or current_app.config.get("CLINIC_CURRENCY", "USD"))
+        text = format_currency(value, currency or current_app.config.get("CLINIC_CURRENCY", "USD"))
+        if i18n.html_dir(get_locale()) == "rtl":
+            # Arabic writes "120.00 US$"; left loose in a right-to-left line the "$" drifts before the
+            # "US" ("$US 120.00"): the Latin symbol is isolated as one left-to-right run.
+            text = _LATIN_SYMBOL.sub(lambda m: Markup('<bdi dir="ltr">%s</bdi>') % m.group(0), str(Markup.escape(text)))
+            return Markup(text)
+        return text
 
     @app.template_filter("date_medium")
     def date_medium(value):

@@ -58,7 +58,8 @@ def to_surviving_record(patient, anchor=""):
 
 
 def register_chart_section(key, title, template, loader, permission=None):
-    """Add a panel to the patient chart; `permission` is (perm, view_menu) the user must hold."""
+    """Add a panel to the patient chart; `permission` is (perm, view_menu) the user must hold; the
+    panel is left out when loader(patient) returns None."""
     CHART_SECTIONS.append({"key": key, "title": title, "template": template, "loader": loader, "permission": permission})
 
 
@@ -251,7 +252,9 @@ class PatientDeskView(BaseView):
         for section in CHART_SECTIONS:
             if section["permission"] and not sm.has_access(*section["permission"]):
                 continue
-            sections.append(dict(section, context=section["loader"](patient)))
+            context = section["loader"](patient)
+            if context is not None:  # a loader may decline (another panel already shows the same)
+                sections.append(dict(section, context=context))
         merged_from = db.session.query(Patient).filter_by(merged_into_id=patient.id).all()
         locale = str(get_locale())
         return self.render_template(

@@ -7,6 +7,7 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
 
+from ..claims import codes
 from ..extensions import db
 from ..models.payer_files import PayerFile
 from ..services import audit
@@ -72,6 +73,7 @@ class PayerFileView(BaseView):
         return self.render_template(
             "payer_files/show.html", row=row, review=result, kind_labels=payer_files.KIND_LABELS,
             status_labels=payer_files.STATUS_LABELS, claim_status=claim_service.status_label,
+            describe_adjustment=codes.describe_adjustment, describe_remark=codes.describe_remark,
             processable=row.status in payer_files.PROCESSABLE,
             can_write=self.appbuilder.sm.has_access("can_write", "PayerFile"))
 

@@ -8,30 +8,37 @@ import hashlib
 import re
 from datetime import date
 from decimal import Decimal
-from types import SimpleNamespace
 
-from flask import Response, abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import format_date, format_datetime
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectField, StringField
+from wtforms import SelectField
 
 from ..claims import Adjustment, codes
 from ..claims.remit import ClaimPayment, LinePayment, Remittance
-from ..documents import letters
 from ..extensions import db
 from ..models.billing import Payer
 from ..models.claims import Claim
 from ..models.payments import PatientPayment, PayerPayment
-from ..services import audit, languages, posting
+from ..services import audit, posting
 from ..services import claims as claim_service
 from ..services.copays import parse_amount
 from ..services.errors import ValidationFailed
-from .copays import _clinic_zone, _locale, _money, _today, staff_name
-from .patients import apply_problems, open_patient, register_chart_section, to_surviving_record
+from .copays import (
+    ReceiptForm,
+    _locale,
+    _money,
+    _today,
+    letter_language,
+    receipt_pdf,
+    refuse,
+    staff_name,
+    void_and_show,
+)
+from .patients import open_patient, register_chart_section, to_surviving_record
 
 LIST_LIMIT = 100
 MAX_CLAIMS = 20
@@ -207,11 +214,9 @@ class PayerPaymentView(BaseView):
 
 # --------------------------------------------------------------------------- patient payments
 
-class PatientPaymentForm(FlaskForm):
-    amount = StringField(_l("Amount"))
+class PatientPaymentForm(ReceiptForm):
     method = SelectField(_l("Paid by"), choices=[(m, posting.METHOD_LABELS[m]) for m in posting.PATIENT_PAYMENT_METHODS],
                          validate_choice=False)
-    reference = StringField(_l("Reference: check number or the card terminal's approval code"))
     claim = SelectField(_l("Apply to"), choices=[], validate_choice=False)
 
 
@@ -264,10 +269,7 @@ class PatientPaymentView(BaseView):
                     reference=form.reference.data, claim=form.claim.data or None, actor=g.user, locale=_locale())
             except ValidationFailed as exc:
                 db.session.rollback()
-                apply_problems(form, exc.problems)
-                for name, message in exc.problems:
-                    if message is posting.CARD_NUMBER_MESSAGE and name in form._fields:
-                        form[name].data = ""  # never send a card number back to the browser
+                refuse(form, exc.problems)
             else:
                 flash(str(_l("Payment recorded: receipt %(number)s for %(amount)s.", number=payment.receipt_number,
                              amount=_money(payment.amount))), "success")
@@ -289,8 +291,7 @@ class PatientPaymentView(BaseView):
         audit.access(db.engine, patient_id=patient.id, object_type="PatientPayment", object_id=payment.id)
         return self.render_template(
             "payments/patient_show.html", payment=payment, patient=patient, row=_payment_row(payment),
-            letter_language=languages.name(letters.choose_language("payment_receipt", patient.preferred_language),
-                                           _locale()),
+            letter_language=letter_language("payment_receipt", patient),
             can_void=self.appbuilder.sm.has_access("can_write", "PatientPayment") and not payment.voided)
 
     @expose("/<int:pk>/receipt")
@@ -298,34 +299,13 @@ class PatientPaymentView(BaseView):
     def receipt(self, pk):
         """The receipt as PDF in the patient's language, VOID on a void one."""
         payment = db.session.get(PatientPayment, pk) or abort(404)
-        patient = open_patient(payment.patient_id)
-        lang = letters.choose_language("payment_receipt", patient.preferred_language or "en")
-        view = SimpleNamespace(appointment=None, receipt_number=payment.receipt_number, received_at=payment.received_at,
-                               amount=payment.amount, method=payment.method, reference=payment.reference,
-                               voided=payment.voided, void_reason=payment.void_reason)
-        data = letters.receipt_data(view, lang, received_by=staff_name(payment.received_by_fk), timezone=_clinic_zone())
-        letter = letters.render("payment_receipt", patient, data, today=_today())
-        audit.access(db.engine, patient_id=patient.id, action="print", object_type="PatientPayment",
-                     object_id=payment.id, details={"language": letter.language,
-                                                    "receipt_number": payment.receipt_number})
-        return Response(letter.pdf, mimetype="application/pdf", headers={
-            "Content-Disposition": f'inline; filename="receipt-{payment.receipt_number}.pdf"',
-            "Cache-Control": "no-store"})
+        return receipt_pdf("payment_receipt", payment, open_patient(payment.patient_id), object_type="PatientPayment")
 
     @expose("/<int:pk>/void", methods=["POST"])
     @has_access
     def void(self, pk):
         payment = db.session.get(PatientPayment, pk) or abort(404)
-        open_patient(payment.patient_id)
-        try:
-            posting.void_patient_payment(db.session, payment, reason=request.form.get("reason"), actor=g.user)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            for _field, message in exc.problems:
-                flash(str(message), "danger")
-        else:
-            flash(str(_l("Receipt %(number)s is now void.", number=payment.receipt_number)), "success")
-        return redirect(url_for(".show", pk=pk))
+        return void_and_show(posting.void_patient_payment, payment, ".show")
 
 
 def _chart_account(patient):

@@ -78,6 +78,15 @@ def _flash_error(exc):
         flash(str(message), "danger")
 
 
+def _refused(form, exc):
+    """A save refused (bad input, or the record changed meanwhile): nothing kept, each problem next to its
+    field, the message on top."""
+    db.session.rollback()
+    if isinstance(exc, ValidationFailed):
+        apply_problems(form, exc.problems)
+    flash(str(exc.message), "danger")
+
+
 def _clinical():
     return current_app.appbuilder.sm.has_access("can_read_clinical", "PatientDocument")
 
@@ -86,28 +95,26 @@ def _clinical():
 # Forms
 
 
-class OutgoingForm(FlaskForm):
+class _ReferralForm(FlaskForm):
+    """What an outgoing and an incoming referral both ask (templates/referrals/form.html places each field)."""
     version = HiddenField()
+    urgency = SelectField(_l("Urgency"), choices=[], validate_choice=False)
+    due_date = LocaleDateField(_l("To be scheduled by (empty: by urgency)"))
+    reason = TextAreaField(_l("Reason for referral"))
+    diagnoses = StringField(_l("Diagnoses (ICD-10-CM codes, separated by commas)"))
+    notes = TextAreaField(_l("Notes"))
+
+
+class OutgoingForm(_ReferralForm):
     referring_provider = SelectField(_l("Referring provider"), choices=[], validate_choice=False)
     specialist = SelectField(_l("Specialist"), choices=[], validate_choice=False)
-    urgency = SelectField(_l("Urgency"), choices=[], validate_choice=False)
     referral_date = LocaleDateField(_l("Referral date"))
-    due_date = LocaleDateField(_l("To be scheduled by (empty: by urgency)"))
-    reason = TextAreaField(_l("Reason for referral"))
-    diagnoses = StringField(_l("Diagnoses (ICD-10-CM codes, separated by commas)"))
-    notes = TextAreaField(_l("Notes"))
 
 
-class IncomingForm(FlaskForm):
-    version = HiddenField()
+class IncomingForm(_ReferralForm):
     referring_practice = StringField(_l("Referring practice"))
     referring_provider_name = StringField(_l("Referring provider"))
-    urgency = SelectField(_l("Urgency"), choices=[], validate_choice=False)
     referral_date = LocaleDateField(_l("Received on"))
-    due_date = LocaleDateField(_l("To be scheduled by (empty: by urgency)"))
-    reason = TextAreaField(_l("Reason for referral"))
-    diagnoses = StringField(_l("Diagnoses (ICD-10-CM codes, separated by commas)"))
-    notes = TextAreaField(_l("Notes"))
 
 
 class ReplyForm(FlaskForm):
@@ -177,7 +184,7 @@ class ReferralView(BaseView):
         return self.appbuilder.sm.has_access("can_write", "Referral")
 
     def _list(self, referrals, *, screen, title, **extra):
-        audit.record(db.engine, action="view", object_type="Referral",
+        audit.record(db.engine, action="view", object_type="ReferralList",
                      details={"screen": screen, "rows": len(referrals),
                               "patients": sorted({r.patient_id for r in referrals}), **extra})
         return self.render_template("referrals/index.html", referrals=referrals, title=title, screen=screen,
@@ -257,13 +264,8 @@ class ReferralView(BaseView):
                     saved = referral_service.save_outgoing(
                         db.session, referral, patient=patient, referring_provider=_id(form.referring_provider.data),
                         specialist=_id(form.specialist.data), referral_date=values["referral_date"], **common)
-            except ValidationFailed as exc:
-                db.session.rollback()
-                apply_problems(form, exc.problems)
-                flash(str(exc.message), "danger")
-            except StaleRecordError as exc:
-                db.session.rollback()
-                flash(str(exc.message), "danger")
+            except (ValidationFailed, StaleRecordError) as exc:
+                _refused(form, exc)
             else:
                 flash(str(_l("The referral was saved.")), "success")
                 return redirect(self._show_url(saved))
@@ -288,19 +290,19 @@ class ReferralView(BaseView):
                                     date_example=_date_example(), due_days=referral_service.URGENCY_DAYS,
                                     urgency_labels=referral_service.URGENCY_LABELS)
 
+    def _new_page(self, patient_id, incoming):
+        patient = open_patient(patient_id)
+        return to_surviving_record(patient, ANCHOR) or self._form_page(patient, None, incoming=incoming)
+
     @expose("/new/<int:patient_id>", methods=["GET", "POST"])
     @has_access
     def new(self, patient_id):
-        patient = open_patient(patient_id)
-        moved = to_surviving_record(patient, ANCHOR)
-        return moved or self._form_page(patient, None, incoming=False)
+        return self._new_page(patient_id, incoming=False)
 
     @expose("/incoming/<int:patient_id>", methods=["GET", "POST"])
     @has_access
     def incoming(self, patient_id):
-        patient = open_patient(patient_id)
-        moved = to_surviving_record(patient, ANCHOR)
-        return moved or self._form_page(patient, None, incoming=True)
+        return self._new_page(patient_id, incoming=True)
 
     @expose("/<int:pk>/edit", methods=["GET", "POST"])
     @has_access
@@ -458,13 +460,8 @@ class SpecialistView(BaseView):
                     languages_spoken=[x for x in (form.languages.data or "").split(",")],
                     payer_ids=sorted(chosen), active=form.active.data,
                     expected_version=_id(form.version.data) if specialist is not None else None)
-            except ValidationFailed as exc:
-                db.session.rollback()
-                apply_problems(form, exc.problems)
-                flash(str(exc.message), "danger")
-            except StaleRecordError as exc:
-                db.session.rollback()
-                flash(str(exc.message), "danger")
+            except (ValidationFailed, StaleRecordError) as exc:
+                _refused(form, exc)
             else:
                 flash(str(_l("The specialist was saved.")), "success")
                 return redirect(url_for("SpecialistView.index"))

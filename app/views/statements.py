@@ -1,7 +1,8 @@
 """Patient statements: print one from the patient's chart, or a batch for every account that owes.
 
-Who gets it, the numbers and the amounts live in app/services/statements.py (amounts from
-app/services/posting.py); this view only asks, prints and audits.
+Who gets it, the numbers, the amounts and the statement history live in app/services/statements.py
+(amounts from app/services/posting.py); this view only asks, prints, audits and shows the history on
+the chart (no reprint: a statement printed again would show today's balances under an old number).
 """
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,7 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from ..extensions import db
 from ..models.base import utcnow
@@ -20,6 +22,7 @@ from .patients import open_patient, register_chart_section
 
 STATEMENT_PERMISSIONS = {"index": "read", "print_statement": "print", "batch": "print"}
 DEFAULT_DAYS = 30
+HISTORY_ROWS = 10  # statements listed on the chart, newest first
 MAX_DAYS = 3650
 
 
@@ -96,7 +99,8 @@ class StatementView(BaseView):
         if not done:
             return redirect(url_for("StatementView.index", days=days))
         audit.record(db.engine, action="print", object_type="StatementBatch",
-                     details={"days": days, "statements": [s.number for s in done],
+                     details={"days": days, "batch": done[0].record.batch_number,
+                              "statements": [s.number for s in done],
                               "patients": [s.patient.id for s in done]})
         return _pdf(statement_service.combined_pdf(done), f"statements-{_today().isoformat()}")
 
@@ -127,11 +131,23 @@ def _chart_statement(patient):
         current_app.logger.exception("statement panel: account of patient %s", patient.id)
     reader = statement_service.addressee(patient)
     used, wanted = statement_service.language(patient)
-    last = statement_service.last_printed(db.session, [patient.id]).get(patient.id)
+    sent, total = statement_service.history(db.session, patient, limit=HISTORY_ROWS)
+    history = [{"date": format_datetime(s.printed_at, "short"), "number": s.statement_number,
+                "amount_due": s.amount_due, "addressee": s.addressee_name, "to_guarantor": s.to_guarantor,
+                "language": languages.name(s.language, _locale()), "by": _printed_by(s),
+                "batch": s.batch_number} for s in sent]
     return {"patient": patient, "due": due, "addressee": reader.name, "is_patient": reader.is_patient,
             "language": languages.name(used, _locale()), "wanted": languages.name(wanted, _locale()),
-            "fell_back": used != wanted, "last": format_datetime(last, "short") if last else "",
+            "fell_back": used != wanted, "history": history,
+            "not_shown": ngettext("%(num)d earlier statement is not shown.",
+                                  "%(num)d earlier statements are not shown.", total - len(history))
+            if total > len(history) else "",
             "can_print": current_app.appbuilder.sm.has_access("can_print", "Statement") and not patient.is_merged}
+
+
+def _printed_by(statement):
+    user = statement.printed_by
+    return f"{user.first_name} {user.last_name}".strip() if user is not None else str(_l("System"))
 
 
 register_chart_section("statement", _l("Statement"), "statements/_chart.html", _chart_statement,

@@ -12,42 +12,22 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AuditEvent
 from app.models.authorizations import PriorAuthorization
-from app.models.billing import Payer
-from app.services import authorizations, billing_setup, claims, encounters, scheduling
+from app.services import authorizations, claims, scheduling
 from app.services import coverage as coverage_service
 from app.services.errors import StaleRecordError, ValidationFailed
-from tests.conftest import make_user
+from tests import billing_setup
+from tests.billing_setup import DAY, LONG_AGO, TODAY, VISIT, billing_clinic
 from tests.factories import PatientFactory
 from tests.integration.test_reports import _cards, post_report
 from tests.integration.test_schedule_reports import csv_rows
-from tests.scheduling_setup import book, make_clinic, utc
+from tests.scheduling_setup import book
 
-VISIT = datetime(2026, 1, 12, 9, 0)  # a Monday, FY2026 code set in force
-DAY = VISIT.date()
-TODAY = date(2026, 2, 1)
-LONG_AGO = utc(2020, 1, 1)
-SETTINGS = dict(billing_name="Main Street Medical", group_npi="1234567893", tax_id="12-3456789",
-                taxonomy_code="207Q00000X", address_line1="1 Main St", city="Boston", state="MA",
-                postal_code="02110-1234", phone="6175550100", usage_indicator="T",
-                isa_sender_qualifier="ZZ", isa_receiver_qualifier="ZZ")
+THERAPY = {"code": "97110", "fee": "50.00", "units": "4", "pointers": "A"}
 
 
 @pytest.fixture
 def c(icd10_sets):
-    clinic = make_clinic(weekdays=range(7))
-    clinic.provider.npi = "9876543213"
-    clinic.patient.address_line1, clinic.patient.city, clinic.patient.state, clinic.patient.postal_code = (
-        "5 Elm St", "Boston", "MA", "02115")
-    clinic.payer = Payer(name="Acme Health", payer_code="ACME1", claim_filing_indicator="CI", timely_filing_days=90,
-                         address_line1="PO Box 1", city="Hartford", state="CT", postal_code="06101")
-    db.session.add(clinic.payer)
-    db.session.commit()
-    billing_setup.save_settings(db.session, SETTINGS)
-    clinic.coverage = coverage_service.add_coverage(
-        db.session, clinic.patient, payer=clinic.payer, priority=1, member_id="XYZ123456",
-        group_number="GRP7", plan_name="Acme Gold", effective_date=date(2025, 1, 1))
-    clinic.user = make_user("Billing")
-    return clinic
+    return billing_clinic()
 
 
 def authorize(c, number="PA-100", **values):
@@ -57,14 +37,8 @@ def authorize(c, number="PA-100", **values):
     return authorizations.add_authorization(db.session, c.patient, **args)
 
 
-def ready_encounter(c, when=VISIT, lines=({"code": "97110", "fee": "50.00", "units": "4", "pointers": "A"},)):
-    appointment = book(c, when, now=LONG_AGO)
-    scheduling.transition(c.session, appointment, "arrived")
-    enc = encounters.encounter_for_appointment(c.session, appointment)
-    enc = encounters.set_diagnoses(c.session, enc, ["E11.9"], expected_version=enc.version)
-    for data in lines:
-        encounters.add_charge(c.session, enc, dict(data), expected_version=enc.version)
-    return encounters.mark_ready(c.session, enc, expected_version=enc.version)
+def ready_encounter(c, when=VISIT, lines=(THERAPY,)):
+    return billing_setup.ready_encounter(c, when, codes=("E11.9",), lines=lines)
 
 
 def needs_auth(c):

@@ -1,14 +1,13 @@
 """Concurrent requests for the same time: exactly one wins, the others get a clear conflict."""
-import threading
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Appointment
 from app.services import scheduling
 from app.services.scheduling import AppointmentConflictError
+from tests.concurrency import race
 from tests.factories import PatientFactory
 from tests.scheduling_setup import make_clinic
 
@@ -25,26 +24,12 @@ def test_eight_simultaneous_bookings_of_one_provider_give_exactly_one_appointmen
     c = make_clinic()
     ids = dict(provider=c.provider.id, location=c.location.id, type=c.type.id)
     patients = [PatientFactory().id for _ in range(THREADS)]
-    barrier = threading.Barrier(THREADS)
-    results = [None] * THREADS
 
-    def attempt(i):
-        with app.app_context():
-            with Session(db.engine) as session:
-                try:
-                    barrier.wait(timeout=30)
-                    scheduling.book(session, patient=patients[i], start_local=datetime(2027, 1, 11, 9), **ids)
-                    results[i] = "booked"
-                except AppointmentConflictError as exc:
-                    results[i] = exc
-                except Exception as exc:  # anything else fails the test below, with its text
-                    results[i] = repr(exc)
+    def book(session, i):
+        scheduling.book(session, patient=patients[i], start_local=datetime(2027, 1, 11, 9), **ids)
+        return "booked"
 
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    results = race(app, THREADS, book, expected=AppointmentConflictError)
     assert results.count("booked") == 1, results
     losers = [r for r in results if r != "booked"]
     assert all(isinstance(r, AppointmentConflictError) for r in losers), losers

@@ -47,6 +47,17 @@ def test_build_claims_reports_each_problem_and_builds_the_rest(c):
     assert count(Claim) == 2
 
 
+def test_an_encounter_whose_claim_is_drafted_is_no_longer_offered_for_building(c):
+    one, two = ready_encounter(c), ready_encounter(c, lines=({"code": "81002", "fee": "12.00", "pointers": "A"},))
+    assert [e.id for e in claim_batches.ready_encounters(db.session)] == [one.id, two.id]
+    assert claim_batches.count_ready_encounters(db.session) == 2
+    claim = claims.build_claim(db.session, one, actor=c.user)
+    assert [e.id for e in claim_batches.ready_encounters(db.session)] == [two.id]
+    assert claim_batches.count_ready_encounters(db.session) == 1
+    move(c, claim, "void")  # a void claim carries nothing: the encounter waits for a claim again
+    assert claim_batches.count_ready_encounters(db.session) == 2
+
+
 def test_mark_ready_in_bulk_reports_which_became_ready_and_why_not_the_others(c):
     clean = built(c)
     broken = built(c, code="81002")

@@ -2,7 +2,7 @@
 a clear message, the lifecycle (legal and illegal transitions, each stamped who/when), corrections
 by replacement (7) or void (8) carrying the payer's claim control number, and the claim as data
 for the 837P / CMS-1500 writers."""
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,55 +12,21 @@ from app.extensions import db
 from app.models import AuditEvent
 from app.models.billing import Coverage, EncounterDiagnosis, Payer
 from app.models.claims import Claim, ClaimDiagnosis, ClaimLine, ClaimStatusChange
-from app.services import authorizations, billing_setup, claims, encounters, scheduling
+from app.services import authorizations, billing_setup, claims, encounters
 from app.services import coverage as coverage_service
 from app.services.errors import StaleRecordError, ValidationFailed
+from tests.billing_setup import DAY, GROUP_NPI, PROVIDER_NPI, SETTINGS, TODAY, VISIT, billing_clinic, ready_encounter
 from tests.conftest import make_user
 from tests.factories import PatientFactory, ProviderFactory
-from tests.scheduling_setup import book, make_clinic, utc
+from tests.scheduling_setup import utc
 
-VISIT = datetime(2026, 1, 12, 9, 0)  # a Monday, FY2026 code set in force
-DAY = VISIT.date()
-TODAY = date(2026, 2, 1)  # 20 days after the visit: within the payer's 90 days
-LONG_AGO = utc(2020, 1, 1)
-GROUP_NPI = "1234567893"
-PROVIDER_NPI = "9876543213"
 OTHER_NPI = "1111111112"
-
-SETTINGS = dict(billing_name="Main Street Medical", group_npi=GROUP_NPI, tax_id="12-3456789",
-                taxonomy_code="207Q00000X", address_line1="1 Main St", city="Boston", state="MA",
-                postal_code="02110-1234", phone="6175550100", pay_to_line1="PO Box 9", pay_to_city="Boston",
-                pay_to_state="MA", pay_to_postal_code="02111", usage_indicator="T",
-                isa_sender_qualifier="ZZ", isa_receiver_qualifier="ZZ")
+SETTINGS = dict(SETTINGS, pay_to_line1="PO Box 9", pay_to_city="Boston", pay_to_state="MA", pay_to_postal_code="02111")
 
 
 @pytest.fixture
 def c(icd10_sets):
-    clinic = make_clinic(weekdays=range(7))
-    clinic.provider.npi = PROVIDER_NPI
-    clinic.patient.address_line1, clinic.patient.city, clinic.patient.state, clinic.patient.postal_code = (
-        "5 Elm St", "Boston", "MA", "02115")
-    clinic.payer = Payer(name="Acme Health", payer_code="ACME1", claim_filing_indicator="CI", timely_filing_days=90,
-                         address_line1="PO Box 1", city="Hartford", state="CT", postal_code="06101")
-    db.session.add(clinic.payer)
-    db.session.commit()
-    billing_setup.save_settings(db.session, SETTINGS)
-    clinic.coverage = coverage_service.add_coverage(
-        db.session, clinic.patient, payer=clinic.payer, priority=1, member_id="XYZ123456",
-        group_number="GRP7", plan_name="Acme Gold", effective_date=date(2025, 1, 1))
-    clinic.user = make_user("Billing")
-    return clinic
-
-
-def ready_encounter(c, when=VISIT, codes=("E11.9", "I10"), lines=({"code": "99213", "fee": "100.00",
-                                                                     "pointers": "A B"},), patient=None):
-    appointment = book(c, when, now=LONG_AGO, **({"patient": patient} if patient else {}))
-    scheduling.transition(c.session, appointment, "arrived")
-    enc = encounters.encounter_for_appointment(c.session, appointment)
-    enc = encounters.set_diagnoses(c.session, enc, list(codes), expected_version=enc.version)
-    for data in lines:
-        encounters.add_charge(c.session, enc, dict({"units": "1"}, **data), expected_version=enc.version)
-    return encounters.mark_ready(c.session, enc, expected_version=enc.version)
+    return billing_clinic(settings=SETTINGS)
 
 
 def built(c, **kw):

@@ -105,6 +105,10 @@ def test_an_approval_code_is_accepted_and_the_receipt_page_shows_it(client, logi
     assert payment.received_by_fk == make_user("FrontDesk").id and not payment.voided
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert payment.receipt_number in page and "AUTH 083412" in page and "$25.00" in page
+    # the receipt page (copays/_receipt.html, shared with payments on account) links and forms
+    assert f'href="/copays/{payment.id}/receipt"' in page and f'action="/copays/{payment.id}/void"' in page
+    assert 'id="copay-void-form"' in page and 'id="copay-amount"' in page and "#chart-payments" in page
+    assert "is left out of the day" in page and "/copays/?day=" in page
 
 
 def test_receipt_numbers_are_unique_and_increasing(app):

@@ -360,3 +360,14 @@ def test_the_arabic_and_vietnamese_catalogs_are_ours_and_compiled(app):
     for code in ("ar", "vi"):
         assert not os.path.exists(os.path.join(fab, code))
         assert os.path.exists(os.path.join(Config.TRANSLATIONS_DIR, code, "LC_MESSAGES", "messages.mo"))
+
+
+def test_money_in_a_right_to_left_page_keeps_its_latin_currency_symbol_in_one_piece(app):
+    money = app.jinja_env.filters["money"]
+    with app.test_request_context():
+        with force_locale("ar"):  # babel writes "120.00 US$": the "$" must not drift before the "US"
+            assert str(money("120.00")) == '\u200f120.00\xa0<bdi dir="ltr">US$</bdi>'
+        with force_locale("en"):
+            assert money("120.00") == "$120.00"
+        with force_locale("fr"):
+            assert money("120.00") == "120,00\xa0$US"

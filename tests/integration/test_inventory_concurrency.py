@@ -4,17 +4,16 @@ Each thread has its own connection and session and issues at the same moment. Th
 is locked before the stock is read (FOR UPDATE on PostgreSQL; SQLite has one writer at a time),
 so the late issues see the stock already taken and are refused with a clear message.
 """
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models.inventory import StockMovement
 from app.services import inventory
 from app.services.errors import ValidationFailed
+from tests.concurrency import race
 from tests.integration.test_inventory import TODAY, make_stock
 
 THREADS = 8
@@ -27,26 +26,12 @@ def test_eight_simultaneous_issues_of_the_last_five_units_issue_exactly_five(app
         inventory.receive(db.session, item=s.vaccine, location=s.fridge, quantity=qty, lot_number=lot,
                           expiry_date=TODAY + timedelta(days=days), actor=s.manager, today=TODAY)
     ids = dict(item=s.vaccine.id, location=s.fridge.id, actor=s.desk.id)
-    barrier = threading.Barrier(THREADS)
-    results = [None] * THREADS
 
-    def attempt(i):
-        with app.app_context():
-            with Session(db.engine) as session:
-                try:
-                    barrier.wait(timeout=30)
-                    inventory.issue(session, quantity=1, today=TODAY, **ids)
-                    results[i] = "issued"
-                except ValidationFailed as exc:
-                    results[i] = exc
-                except Exception as exc:  # anything else fails the test below, with its text
-                    results[i] = repr(exc)
+    def issue(session, i):
+        inventory.issue(session, quantity=1, today=TODAY, **ids)
+        return "issued"
 
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    results = race(app, THREADS, issue, expected=ValidationFailed)
     assert results.count("issued") == 5, results
     refused = [r for r in results if r != "issued"]
     assert all(isinstance(r, ValidationFailed) for r in refused), refused
@@ -64,24 +49,12 @@ def test_concurrent_issues_with_more_than_enough_stock_all_succeed(app):
     s = make_stock()
     inventory.receive(db.session, item=s.gloves, location=s.cupboard, quantity=100, actor=s.manager, today=TODAY)
     ids = dict(item=s.gloves.id, location=s.cupboard.id, actor=s.desk.id)
-    barrier = threading.Barrier(4)
-    results = []
 
-    def attempt():
-        with app.app_context():
-            with Session(db.engine) as session:
-                barrier.wait(timeout=30)
-                try:
-                    inventory.issue(session, quantity=3, today=TODAY, **ids)
-                    results.append("issued")
-                except Exception as exc:
-                    results.append(repr(exc))
+    def issue(session, i):
+        inventory.issue(session, quantity=3, today=TODAY, **ids)
+        return "issued"
 
-    threads = [threading.Thread(target=attempt) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    results = race(app, 4, issue)
     assert results == ["issued"] * 4
     db.session.expire_all()
     assert inventory.on_hand(db.session, s.gloves) == Decimal("88")

@@ -266,3 +266,36 @@ def test_one_file_with_two_payments_posts_both(c, client, login_as):
     payments = db.session.scalars(select(PayerPayment).order_by(PayerPayment.id)).all()
     assert [(p.reference, p.amount) for p in payments] == [("CHK1", D("100.00")), ("CHK2", D("60.00"))]
     assert payments[0].file_sha256 == only_file().sha256 and payments[1].file_sha256 != payments[0].file_sha256
+
+
+def test_a_file_with_two_payments_posts_both_or_neither(c, client, login_as, monkeypatch):
+    """The second payment failing after the review passed (someone posted it a moment ago) takes the
+    first one back: the file is posted whole or not at all."""
+    from app.services import posting
+    from app.services.errors import ValidationFailed
+    from tests.x12_payer_files import write_835_sets
+
+    login_as("Billing")
+    first, second = sent_claim(c), sent_claim(c, when=c_when(1))
+    text = write_835_sets(
+        ([payment_for(first, paid="100.00")], dict(reference="CHK1", method="CHK", payer_name=c.payer.name,
+                                                   payer_id=c.payer.payer_code)),
+        ([payment_for(second, paid="60.00", patient_responsibility="40.00")],
+         dict(reference="CHK2", method="CHK", payer_name=c.payer.name, payer_id=c.payer.payer_code)))
+    upload(client, text)
+    before = counts()
+    real_post, calls = posting.post, []
+
+    def second_one_fails(session, remittance, **kw):
+        calls.append(remittance.reference)
+        if len(calls) == 2:
+            session.rollback()
+            raise ValidationFailed([("reference", "CHK2 was posted by someone else a moment ago.")])
+        return real_post(session, remittance, **kw)
+
+    monkeypatch.setattr(posting, "post", second_one_fails)
+    page = page_of(process(client, only_file()))
+    assert calls == ["CHK1", "CHK2"] and "CHK2 was posted by someone else a moment ago." in page
+    after = counts()
+    assert after[1:] == before[1:]  # no payment, no posting, no claim moved
+    assert only_file().status == "failed"

@@ -166,6 +166,9 @@ def test_front_desk_takes_a_payment_on_a_claim_prints_the_receipt_and_voids_it(c
     assert posting.claim_balance(db.session, db.session.get(Claim, claim.id)).balance == Decimal("0.00")
     show = html(client.get(resp.headers["Location"]))
     assert payment.receipt_number in show and "AUTH 0815" in show
+    assert f'href="/patient-payments/{payment.id}/receipt"' in show and 'id="payment-void-form"' in show
+    assert f'action="/patient-payments/{payment.id}/void"' in show and "#chart-account" in show
+    assert f"Claim {claim.claim_number}" in show  # applied to
     pdf = client.get(f"/patient-payments/{payment.id}/receipt")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     text = " ".join(pdf_words(pdf.data, tmp_path).split())

@@ -209,7 +209,7 @@ def test_patient_payments_and_voids(c):
     assert posting.claim_balance(c.session, claim).patient_balance == D("5.00")
     # bad input, each refused with its message and nothing written
     for amount, expected in (("0", "more than zero"), ("-5", "more than zero"), ("abc", "as a number"),
-                             ("1.005", "two decimals")):
+                             ("1.005", "two decimals"), ("100000.01", "A payment cannot be more than 100,000.")):
         assert any(expected in m for m in refused(posting.post_patient_payment, c.session, c.patient, amount=amount,
                                                   method="cash", actor=c.user))
     for reference in ("4111 1111 1111 1111", "4111-1111-1111", "378282246310005", "5555555555554444"):

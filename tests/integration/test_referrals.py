@@ -369,7 +369,7 @@ def test_lists_log_the_patients_shown_and_the_home_card_counts_overdue(r, client
     login_as("FrontDesk")
     page = text(client.get("/referrals/overdue"))
     assert r.patient.mrn in page
-    event = db.session.query(AuditEvent).filter_by(object_type="Referral", action="view").order_by(
+    event = db.session.query(AuditEvent).filter_by(object_type="ReferralList", action="view").order_by(
         AuditEvent.id.desc()).first()
     details = json.loads(event.details)
     assert details["screen"] == "overdue" and details["patients"] == [r.patient.id]

@@ -1,10 +1,13 @@
 """Patient statements: to the guarantor in the guarantor's language, amounts equal to the account's balance to
-the cent, the aging summary, no diagnosis codes, audited printing, the batch run; aging buckets on their edges."""
+the cent, the aging summary, no diagnosis codes, audited printing, the batch run; aging buckets on their edges;
+the statement history (one row per number printed, singly or in a batch, none when nothing is due or the letter
+failed) and the N-days rule that reads it."""
 import datetime as dt
 import re
 import subprocess
 from decimal import Decimal
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +16,9 @@ from app.extensions import db
 from app.models import AuditEvent
 from app.models.billing import ChargeLine, Encounter, EncounterDiagnosis, Payer
 from app.models.claims import Claim, ClaimStatusChange
+from app.models.counter import Counter
 from app.models.payments import ClaimPosting, PayerPayment, PostingAdjustment
+from app.models.statements import PatientStatement
 from app.models.base import utcnow
 from app.services import aging, posting, statements
 from app.services import coverage as coverage_service
@@ -311,3 +316,209 @@ def test_aging_by_patient_on_the_edges(app):
     assert row.amounts["current"] == D("0.00") and row.amounts["days_31_60"] == D("3.03")
     [row] = aging.aging(db.session, as_of=TODAY - dt.timedelta(days=31), by="patient", patients=[patient])
     assert row.total == D("9.09") and row.amounts["current"] == D("2.02") and row.amounts["days_61_90"] == D("7.07")
+
+
+# --------------------------------------------------------------------------- statement history
+
+
+
+def history_rows():
+    db.session.expire_all()
+    return db.session.scalars(select(PatientStatement).order_by(PatientStatement.id)).all()
+
+
+def counter(name):
+    row = db.session.scalars(select(Counter).where(Counter.name == name)).first()
+    return row.value if row is not None else None
+
+
+def sent(patient, days_ago, *, number, now=None, amount="10.00"):
+    """A statement of `patient` printed `days_ago` days before `now` (the history row only)."""
+    now = now or utcnow()
+    row = PatientStatement(statement_number=number, patient_id=patient.id, addressee_name=patient.full_name,
+                           to_guarantor=False, language="en", amount_due=D(amount),
+                           printed_at=now - dt.timedelta(days=days_ago))
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def test_the_migration_creates_the_statement_history_table(app):
+    import sqlalchemy as sa
+    from sqlalchemy.exc import IntegrityError
+
+    inspector = sa.inspect(db.engine)
+    columns = {c["name"] for c in inspector.get_columns("patient_statement")}
+    assert {"statement_number", "patient_id", "addressee_name", "to_guarantor", "language", "amount_due",
+            "aged_current", "aged_31_60", "aged_61_90", "aged_91_120", "aged_121_plus", "printed_at",
+            "printed_by_fk", "batch_number"} <= columns
+    assert {i["name"] for i in inspector.get_indexes("patient_statement")} >= {
+        "ix_patient_statement_patient", "ix_patient_statement_printed_at", "ix_patient_statement_batch"}
+    patient = PatientFactory()
+    sent(patient, 1, number="S00000001")
+    with pytest.raises(IntegrityError):  # a number is printed once
+        sent(patient, 0, number="S00000001")
+    db.session.rollback()
+    with pytest.raises(IntegrityError):  # nothing due: no statement
+        sent(patient, 0, number="S00000002", amount="0.00")
+    db.session.rollback()
+    assert [r.statement_number for r in history_rows()] == ["S00000001"]
+
+
+def test_prepare_records_what_the_letter_said(family):
+    st = statements.prepare(db.session, family.child, today=TODAY, with_pdf=False)
+    db.session.commit()
+    [row] = history_rows()
+    assert st.record is not None and row.id == st.record.id and row.statement_number == st.number
+    assert row.amount_due == D("95.00") and row.printed_by_fk is None and row.batch_number is None
+    assert row.aging == {"current": D("0.00"), "days_31_60": D("0.00"), "days_61_90": D("25.00"),
+                         "days_91_120": D("0.00"), "days_121_plus": D("70.00")}
+    created = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "PatientStatement")).one()
+    assert (created.action, created.patient_id) == ("create", family.child.id)  # the write is in the audit trail
+
+
+def test_printing_from_the_chart_writes_the_history_row_shown_on_the_chart(app, family, client, login_as):
+    user = login_as("Billing")
+    before = utcnow()
+    resp = client.post(f"/statements/patient/{family.child.id}/print", data={"csrf_token": client.csrf_token})
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    [row] = history_rows()
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "print",
+                                                        AuditEvent.object_type == "Statement")).one()
+    assert row.statement_number == event.object_id and row.statement_number.startswith("S")
+    assert int(row.statement_number[1:]) == counter("statement")  # the number the counter gave, the letter printed
+    assert (row.patient_id, row.addressee_name, row.to_guarantor, row.language) == (
+        family.child.id, "Layla Haddad", True, "es")
+    assert row.amount_due == D("95.00") and row.printed_by_fk == user.id and row.batch_number is None
+    assert before <= row.printed_at <= utcnow()
+    printed_on = row.printed_at.astimezone(ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+    assert row.aging == statements.aging_amounts(db.session, family.child, printed_on)  # as the letter printed it
+    assert sum(row.aging.values()) == row.amount_due
+
+    page = client.get(f"/patients/{family.child.id}/chart").get_data(as_text=True)
+    history = page.split('id="statement-history"')[1].split("</table>")[0]
+    for text in (row.statement_number, "$95.00", "Layla Haddad", "Spanish", f"{user.first_name} {user.last_name}"):
+        assert text in history, text
+    assert "statement-none-yet" not in page
+
+
+def test_the_chart_lists_the_latest_statements_and_says_how_many_are_not_shown(family, client, login_as):
+    login_as("Billing")
+    assert 'id="statement-none-yet"' in client.get(f"/patients/{family.child.id}/chart").get_data(as_text=True)
+    for i in range(12):
+        sent(family.child, 400 - i * 30, number=f"S9{i:07d}")
+    page = client.get(f"/patients/{family.child.id}/chart").get_data(as_text=True)
+    history = page.split('id="statement-history"')[1].split("</table>")[0]
+    assert "S90000011" in history and "S90000002" in history  # the 10 newest
+    assert "S90000001" not in history and "S90000000" not in history
+    assert history.index("S90000011") < history.index("S90000002")  # newest first
+    assert "2 earlier statements are not shown." in page
+
+
+def test_a_batch_run_writes_one_history_row_per_statement_under_one_batch_number(family, client, login_as):
+    other = PatientFactory(given_name="Ines", family_name="Alves", preferred_language="pt")
+    encounter(other, family.provider, dt.date(2026, 10, 1), "60.00", status="ready")
+    PatientFactory(family_name="Nothing")
+    user = login_as("Billing")
+    resp = client.post("/statements/batch", data={"csrf_token": client.csrf_token, "days": "30"})
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    rows = history_rows()
+    assert sorted((r.patient_id, r.amount_due, r.language) for r in rows) == sorted(
+        [(other.id, D("60.00"), "pt"), (family.child.id, D("95.00"), "es")])
+    assert {r.batch_number for r in rows} == {counter("statement_batch")} and rows[0].batch_number is not None
+    assert {r.printed_by_fk for r in rows} == {user.id}
+    printed = {e.object_id for e in db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "print", AuditEvent.object_type == "Statement"))}
+    assert printed == {r.statement_number for r in rows}  # the audit rows stay, one per statement
+    batch_event = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "StatementBatch")).one()
+    assert f'"batch":{rows[0].batch_number}' in batch_event.details
+
+    # A second run (0 days: everyone again) is another batch.
+    client.post("/statements/batch", data={"csrf_token": client.csrf_token, "days": "0"})
+    rows = history_rows()
+    assert len(rows) == 4 and len({r.batch_number for r in rows}) == 2
+    page = client.get(f"/patients/{other.id}/chart").get_data(as_text=True)
+    assert f"batch run {rows[0].batch_number}" in page and f"batch run {rows[-1].batch_number}" in page
+
+
+def test_the_n_days_rule_reads_the_statement_history(family):
+    now = utcnow()
+    other = PatientFactory(given_name="Ines", family_name="Alves")
+    encounter(other, family.provider, dt.date(2026, 10, 1), "60.00", status="ready")
+
+    def due(days):
+        return sorted(p.id for p, _ in statements.due_accounts(db.session, days=days, now=now))
+
+    assert due(30) == sorted([family.child.id, other.id])
+    # An audit "print" row alone no longer counts: the history does.
+    from app.services import audit
+    audit.access(db.engine, patient_id=other.id, action="print", object_type="Statement", object_id="S00000099")
+    assert due(30) == sorted([family.child.id, other.id])
+
+    sent(other, 31, number="S00000100", now=now)
+    sent(family.child, 30, number="S00000101", now=now)  # exactly 30 days ago: within the last 30 days
+    assert due(30) == [other.id]
+    assert due(31) == []
+    assert due(29) == sorted([family.child.id, other.id])
+    assert due(0) == sorted([family.child.id, other.id])  # 0 days: every account that owes
+    assert statements.last_printed(db.session, [other.id, family.child.id]) == {
+        other.id: now - dt.timedelta(days=31), family.child.id: now - dt.timedelta(days=30)}
+    with pytest.raises(ValidationFailed):
+        statements.due_accounts(db.session, days=-1, now=now)
+
+
+def test_nothing_is_written_when_nothing_is_due(family, client, login_as):
+    nobody = PatientFactory(family_name="Nobody")
+    statement_counter, batch_counter = counter("statement"), counter("statement_batch")
+    with pytest.raises(ValidationFailed):
+        statements.prepare(db.session, nobody, today=TODAY)
+    done, skipped = statements.run_batch(db.session, db.engine, [nobody], today=TODAY)
+    assert done == [] and [p.id for p, _ in skipped] == [nobody.id]
+    assert history_rows() == []
+    assert (counter("statement"), counter("statement_batch")) == (statement_counter, batch_counter)
+
+    # Everyone who owes was sent one today: the batch screen has nothing to print and writes nothing.
+    sent(family.child, 0, number="S00000001")
+    login_as("Billing")
+    resp = client.post("/statements/batch", data={"csrf_token": client.csrf_token, "days": "30"})
+    assert resp.status_code == 302
+    assert [r.statement_number for r in history_rows()] == ["S00000001"]
+    assert (counter("statement"), counter("statement_batch")) == (statement_counter, batch_counter)
+
+
+def test_a_statement_that_cannot_be_written_leaves_no_row_and_no_gap(family, monkeypatch):
+    other = PatientFactory(given_name="Ines", family_name="Alves")
+    encounter(other, family.provider, dt.date(2026, 10, 1), "60.00", status="ready")
+    render = statements.letters.render
+
+    def broken_for_the_child(kind, patient, data, **kwargs):
+        if patient.id == family.child.id:
+            raise RuntimeError("renderer down")
+        return render(kind, patient, data, **kwargs)
+
+    monkeypatch.setattr(statements.letters, "render", broken_for_the_child)
+    before = counter("statement")
+    with pytest.raises(RuntimeError):
+        statements.prepare(db.session, family.child, today=TODAY)
+    assert history_rows() == [] and counter("statement") == before
+
+    # In a batch run the failing account is reported and skipped; the others are numbered without a gap.
+    done, skipped = statements.run_batch(db.session, db.engine, [family.child, other], today=TODAY)
+    assert [s.patient.id for s in done] == [other.id]
+    assert [p.id for p, _ in skipped] == [family.child.id]
+    assert "could not be written" in str(skipped[0][1]) and family.child.mrn in str(skipped[0][1])
+    [row] = history_rows()
+    assert row.patient_id == other.id and row.statement_number == f"S{(before or 0) + 1:08d}"
+    assert row.batch_number == counter("statement_batch") is not None
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "Statement")).all()
+    assert [e.object_id for e in events] == [row.statement_number]
+
+
+def test_merging_patients_moves_the_statement_history(family):
+    from app.services import patients as patient_service
+
+    duplicate = PatientFactory(given_name="Omar", family_name="Haddad")
+    sent(duplicate, 5, number="S00000007")
+    patient_service.merge(db.session, source_id=duplicate.id, target_id=family.child.id)
+    assert [r.patient_id for r in history_rows()] == [family.child.id]
+    assert statements.history(db.session, family.child)[1] == 1

@@ -109,6 +109,11 @@ def test_pages_show_no_english_text_that_the_catalog_translates(client, auth, co
     pages = {
         "home": "/", "find": "/patients/find", "register": "/patients/register",
         "chart": f"/patients/{patient.id}/chart", "audit trail": "/audit/",
+        "claims": "/claims/", "denied claims": "/claims/denied", "claim batches": "/claims/batches",
+        "payments": "/payments/", "patient payments": "/patient-payments/", "payer files": "/payer-files/",
+        "statements": "/statements/", "referrals": "/referrals/", "overdue referrals": "/referrals/overdue",
+        "authorizations": "/authorizations/", "stock": "/inventory/", "low stock": "/inventory/lists/low-stock",
+        "expiring": "/inventory/lists/expiring", "purchase orders": "/purchase-orders/",
     }
     untranslated = {}
     for name, url in pages.items():

@@ -1,6 +1,8 @@
-"""Render time of one patient letter (HTML + WeasyPrint PDF), per language.
+"""Render time of one patient letter (HTML + WeasyPrint PDF), per language, and of every letter kind.
 
-    .venv/bin/python bench/letters_bench.py [--per-language 20]
+    .venv/bin/python bench/letters_bench.py [--per-language 20] [--per-kind 5]
+
+The kinds are rendered with the sample data `flask clinic letters check` uses (letters.SAMPLE_BY_KIND).
 """
 import argparse
 import os
@@ -28,6 +30,7 @@ def fake_patient(lang):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-language", type=int, default=20)
+    ap.add_argument("--per-kind", type=int, default=5)
     args = ap.parse_args()
     app = create_app("testing", SQLALCHEMY_DATABASE_URI="sqlite:///" + os.path.join(tempfile.mkdtemp(), "x.db"))
     data = {"test_name": "lipid panel", "result": "abnormal", "note": "", "clinician": "Dr. Ana Ruiz, MD"}
@@ -45,6 +48,19 @@ def main():
                 samples.append((time.perf_counter() - t) * 1000)
             samples.sort()
             print(f"| {lang} | {statistics.median(samples):.0f} | {samples[int(len(samples) * 0.9) - 1]:.0f} |")
+        print()
+        print("| letter | en ms | es ms | ar ms | zh ms |")
+        print("|---|---|---|---|---|")
+        for kind in letters.KINDS:
+            cells = []
+            for lang in ("en", "es", "ar", "zh"):
+                samples = []
+                for _ in range(args.per_kind):
+                    t = time.perf_counter()
+                    letters.render(kind, fake_patient(lang), letters.SAMPLE_BY_KIND.get(kind, {}), today=date.today())
+                    samples.append((time.perf_counter() - t) * 1000)
+                cells.append(f"{statistics.median(samples):.0f}")
+            print(f"| {kind} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

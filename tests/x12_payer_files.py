@@ -129,7 +129,8 @@ def _claim_segments(payment, patient=("NGUYEN", "ANH", "XYZ123456789")):
 def write_835(payments, *, control=501, **kw):
     """An 835 interchange paying `payments` (ClaimPayment list) in one transaction set.
 
-    provider_adjustments: [(reason, amount)] written as PLB (amount taken from the payment).
+    provider_adjustments: [(reason, amount)] or [(reason, amount, reference)] written as one PLB (fiscal period
+    Dec 31 of the payment's year; amount taken from the payment; reference REF<reason> when not given).
     amount: BPR02 (default: the balance the guide requires)."""
     return _envelope("HP", [_835_set(payments, **kw)], control=control, version="005010X221A1")
 
@@ -142,7 +143,7 @@ def write_835_sets(*sets, control=502):
 
 def _835_set(payments, *, reference="EFT20261127001", method="ACH", paid_date=date(2026, 11, 27),
              payer_name=PAYER_NAME, payer_id=PAYER_ID, provider_adjustments=(), amount=None, patients=None):
-    total = sum((p.paid for p in payments), Decimal(0)) - sum((Decimal(a) for _, a in provider_adjustments),
+    total = sum((p.paid for p in payments), Decimal(0)) - sum((Decimal(a[1]) for a in provider_adjustments),
                                                               Decimal(0))
     amount = total if amount is None else Decimal(amount)
     day = paid_date.strftime("%Y%m%d")
@@ -166,8 +167,8 @@ def _835_set(payments, *, reference="EFT20261127001", method="ACH", paid_date=da
             segs += _claim_segments(payment, patient)
     if provider_adjustments:
         elements = ["PLB", PAYEE_NPI, f"{paid_date.year}1231"]
-        for reason, value in provider_adjustments:
-            elements += [f"{reason}:REF{reason}", _money(value)]
+        for reason, value, *reference in provider_adjustments:
+            elements += [f"{reason}:{reference[0] if reference else 'REF' + reason}", _money(value)]
         segs.append(_join(*elements))
     return segs
 

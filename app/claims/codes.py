@@ -120,3 +120,61 @@ def describe_adjustment(group, reason):
 def describe_remark(code):
     text = rarc_text(code)
     return f"{code}: {text}" if text else code
+
+
+# PLB03-1: provider-level adjustment reasons (835 PLB, X12 005010X221A1 code list). A positive amount is taken
+# from the payment, a negative one added to it.
+PLB_REASONS = {
+    "50": "Late Charge",
+    "51": "Interest Penalty Charge",
+    "72": "Authorized Return",
+    "90": "Early Payment Allowance",
+    "AH": "Origination Fee",
+    "AM": "Applied to Borrower's Account",
+    "AP": "Acceleration of Benefits",
+    "B2": "Rebate",
+    "B3": "Recovery Allowance",
+    "BD": "Bad Debt Adjustment",
+    "BN": "Bonus",
+    "C5": "Temporary Allowance",
+    "CR": "Capitation Interest",
+    "CS": "Adjustment",
+    "CT": "Capitation Payment",
+    "CV": "Capital Passthru",
+    "CW": "Certified Registered Nurse Anesthetist Passthru",
+    "DM": "Direct Medical Education Passthru",
+    "E3": "Withholding",
+    "FB": "Forwarding Balance",
+    "FC": "Fund Allocation",
+    "GO": "Graduate Medical Education Passthru",
+    "HM": "Hemophilia Clotting Factor Supplement",
+    "IP": "Incentive Premium Payment",
+    "IR": "Internal Revenue Service Withholding",
+    "IS": "Interim Settlement",
+    "J1": "Nonreimbursable",
+    "L3": "Penalty",
+    "L6": "Interest Owed",
+    "LE": "Levy",
+    "LS": "Lump Sum",
+    "OA": "Organ Acquisition Passthru",
+    "OB": "Offset for Affiliated Providers",
+    "PI": "Periodic Interim Payment",
+    "PL": "Payment Final",
+    "RA": "Retro-activity Adjustment",
+    "RE": "Return on Equity",
+    "SL": "Student Loan Repayment",
+    "TL": "Third Party Liability",
+    "WO": "Overpayment Recovery",
+    "WU": "Unspecified Recovery",
+}
+
+
+def plb_text(code):
+    return PLB_REASONS.get((code or "").strip().upper(), "")
+
+
+def describe_provider_adjustment(code):
+    """'WO: Overpayment Recovery' (the code alone when its text is not in the table)."""
+    code = (code or "").strip().upper()
+    text = plb_text(code)
+    return f"{code}: {text}" if text else code

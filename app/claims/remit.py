@@ -17,6 +17,20 @@ PROCESSED_PRIMARY, PROCESSED_SECONDARY, PROCESSED_TERTIARY, DENIED, REVERSAL = "
 
 
 @dataclass
+class ProviderAdjustment(Adjustment):
+    """A provider-level adjustment (835 PLB): group "PLB", reason PLB03-1 (L6 interest, WO recoupment, FB ...),
+    amount PLB04 (positive: taken from the payment), reference PLB03-2, fiscal period date PLB02."""
+    reference: str | None = None
+    fiscal_period_date: date | None = None
+
+    @property
+    def description(self):
+        from .codes import describe_provider_adjustment
+
+        return describe_provider_adjustment(self.reason)
+
+
+@dataclass
 class LinePayment:
     """One service line as the payer adjudicated it (835 loop 2110: SVC, DTM*472, CAS, LQ*HE)."""
     code: str  # SVC01-2 procedure code
@@ -55,7 +69,7 @@ class Remittance:
     paid_date: date  # BPR16
     amount: Decimal  # BPR02 = sum of CLP04 minus provider-level adjustments
     claims: list[ClaimPayment] = field(default_factory=list)
-    provider_adjustments: list[Adjustment] = field(default_factory=list)  # PLB, reason in .reason
+    provider_adjustments: list[ProviderAdjustment] = field(default_factory=list)  # PLB (or plain Adjustments)
     source: str = "manual"  # "manual" or "835"
     file_name: str | None = None
     file_sha256: str | None = None  # the 835 file's hash: the same file is never posted twice

@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..services.errors import ValidationFailed
 from . import Adjustment
-from .remit import ClaimPayment, LinePayment, Remittance
+from .remit import ClaimPayment, LinePayment, ProviderAdjustment, Remittance
 
 ADJUSTMENT_GROUPS = ("CO", "PR", "OA", "PI", "CR")
 PAYMENT_METHODS = {"CHK": "check", "ACH": "eft", "FWT": "eft", "BOP": "eft", "NON": "none"}
@@ -302,13 +302,18 @@ def _remittance(gs, segments, component):
             line.remarks.append(seg.get(2))
         elif sid == "PLB":
             loop, claim, line = "summary", None, None
+            fiscal_period = d8(KIND, seg, 2) if seg.get(2) else None
             for i in range(MAX_PLB_PAIRS):
                 reason_at, amount_at = 3 + 2 * i, 4 + 2 * i
                 if not seg.get(reason_at):
                     continue
-                reason = seg.components(reason_at, component)[0]
-                remittance.provider_adjustments.append(
-                    Adjustment(group="PLB", reason=reason[:5], amount=money(KIND, seg, amount_at)))
+                reason, *rest = seg.components(reason_at, component)
+                if not reason or len(reason) > 2:
+                    fail(KIND, seg, _l("element %(n)d (the adjustment reason) must be a 2-character code.",
+                                       n=reason_at))
+                remittance.provider_adjustments.append(ProviderAdjustment(
+                    group="PLB", reason=reason.upper(), amount=money(KIND, seg, amount_at),
+                    reference=(rest[0][:50] if rest and rest[0] else None), fiscal_period_date=fiscal_period))
     if payer_id_ref:
         remittance.payer_identifier = payer_id_ref
     if not remittance.payer_name:

@@ -68,9 +68,7 @@ class Pack:
     patients: int = 0
 
 
-def clinic_today():
-    """Today in the clinic's time zone (BABEL_DEFAULT_TIMEZONE)."""
-    return datetime.now(ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC"))).date()
+clinic_today = dates.clinic_today
 
 
 def _works_on(session, location, day):

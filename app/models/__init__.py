@@ -25,7 +25,14 @@ from .document import PatientDocument  # noqa: F401
 from .inventory import InventoryItem, StockLocation, StockLot, StockMovement, Supplier  # noqa: F401
 from .purchasing import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatusChange  # noqa: F401
 from .patient import Patient, PatientSearchTerm  # noqa: F401
-from .payments import ClaimPosting, LinePosting, PatientPayment, PayerPayment, PostingAdjustment  # noqa: F401
+from .payments import (  # noqa: F401
+    ClaimPosting,
+    LinePosting,
+    PatientPayment,
+    PayerPayment,
+    PostingAdjustment,
+    ProviderAdjustment,
+)
 from .payer_files import PayerFile  # noqa: F401  835 / 999 / 277CA files (PAYER-FILES helper)
 from .provider import Provider  # noqa: F401
 from .referrals import (  # noqa: F401

@@ -70,9 +70,34 @@ class PayerPayment(AuditMixin, Model):
     posted_by = relationship("User", foreign_keys=[posted_by_fk], viewonly=True)
     claims = relationship("ClaimPosting", back_populates="payer_payment", order_by="ClaimPosting.id",
                           cascade="all, delete-orphan")
+    provider_adjustments = relationship("ProviderAdjustment", back_populates="payer_payment",
+                                        order_by="ProviderAdjustment.id", cascade="all, delete-orphan")
 
     def __str__(self):
         return self.reference
+
+
+class ProviderAdjustment(AuditMixin, Model):
+    """A provider-level adjustment of a payment (835 PLB: interest L6, recoupment WO, forwarding balance FB ...):
+    why the check differs from the sum of its claim payments. Positive amounts reduce the payment (as in X12)."""
+
+    __tablename__ = "provider_adjustment"
+    __table_args__ = (Index("ix_provider_adjustment_payment", "payer_payment_id"),)
+
+    id = Column(Integer, primary_key=True)
+    payer_payment_id = Column(Integer, ForeignKey("payer_payment.id"), nullable=False)
+    reason_code = Column(String(2), nullable=False)  # PLB03-1
+    reference = Column(String(50))  # PLB03-2: the claim, the recouped payment ...
+    amount = Column(MONEY, nullable=False)  # PLB04: positive is taken from the payment
+    fiscal_period_date = Column(Date)  # PLB02
+
+    payer_payment = relationship("PayerPayment", back_populates="provider_adjustments")
+
+    @property
+    def description(self):
+        from ..claims.codes import describe_provider_adjustment
+
+        return describe_provider_adjustment(self.reason_code)
 
 
 class ClaimPosting(AuditMixin, Model):

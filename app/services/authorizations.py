@@ -25,6 +25,7 @@ from ..models.authorizations import PriorAuthorization
 from ..models.billing import ChargeLine, Coverage, Encounter, Payer
 from ..models.claims import Claim, ClaimLine
 from ..models.scheduling import Appointment, AppointmentType
+from . import dates
 from .errors import StaleRecordError, ValidationFailed, commit_or_stale
 
 CODE_RE = re.compile(r"^(\d{5}|\d{4}[FMTU]|[A-V]\d{4})$")  # CPT, CPT category II/III/PLA, HCPCS Level II
@@ -266,7 +267,7 @@ def booking_warnings(session, appointment):
 def alerts(session, *, today=None, within_days=EXPIRING_DAYS):
     """Active authorizations still in force (or starting later) that end within `within_days` or are running
     out of units (at most 20 % or at most one unit left): [(auth, reasons, used, left)], ending first first."""
-    today = today or date.today()
+    today = today or dates.clinic_today()
     stmt = (select(PriorAuthorization)
             .where(PriorAuthorization.status == "active", PriorAuthorization.valid_to >= today)
             .options(joinedload(PriorAuthorization.patient), joinedload(PriorAuthorization.payer))

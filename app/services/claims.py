@@ -9,7 +9,6 @@ scrub() finds nothing; scrub() names every problem at once. Lines change only wh
 a draft. A claim the payer adjudicated is corrected by a replacement (frequency 7) or a void (8)
 that carries the payer's claim control number (stored from the remittance).
 """
-from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import format_date
@@ -20,8 +19,7 @@ from ..claims import Address, ClaimData, Party
 from ..claims import ClaimLine as ClaimLineData
 from ..models.base import utcnow
 from ..models.claims import CLAIM_STATUSES, Claim, ClaimDiagnosis, ClaimLine, ClaimStatusChange
-from . import icd10
-from . import counters
+from . import counters, dates, icd10
 from .billing_setup import get_settings
 from .checkdigits import npi_valid
 from .coverage import active_coverages
@@ -323,7 +321,7 @@ def prior_authorization_problem(session, claim):
 
 def scrub(session, claim, *, today=None):
     """Every problem that keeps the claim from being sent, as [(field, message)]; [] when clean."""
-    today = today or date.today()
+    today = today or dates.clinic_today()
     problems = (_billing_problems(session) + _coverage_problems(claim) + _npi_problems(claim)
                 + _diagnosis_problems(session, claim) + _line_problems(claim, today)
                 + _timely_filing_problems(claim, today) + _duplicate_problems(session, claim))

@@ -11,6 +11,15 @@ NUMERIC_DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 BIDI_MARKS = re.compile("[\u200e\u200f\u061c]")
 
 
+def clinic_today():
+    """Today in the clinic's time zone (CLINIC_TIMEZONE, BABEL_DEFAULT_TIMEZONE), not the server's: in
+    New York a claim scrubbed at 8 pm is still scrubbed "today", though UTC is tomorrow already."""
+    from flask import current_app, has_app_context
+
+    zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC") if has_app_context() else "UTC"
+    return datetime.now(ZoneInfo(zone)).date()
+
+
 def local_day_bounds(day, tz_name):
     """The UTC instants of local midnight at the start and end of `day` in zone `tz_name`
     ([start, end): 23, 24 or 25 hours apart)."""

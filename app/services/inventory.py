@@ -21,7 +21,7 @@ once, e.g. a purchase-order receipt) and, on ValidationFailed, has changed nothi
 """
 from collections import namedtuple
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,7 @@ from werkzeug.security import check_password_hash
 
 from ..models.inventory import InventoryItem, StockLocation, StockLot, StockMovement, Supplier
 from ..models.user import ClinicUser
-from . import audit, auth
+from . import audit, auth, dates
 from .errors import DomainError, ValidationFailed
 
 CONFIRM_PERMISSION = ("can_confirm", "Inventory")
@@ -63,9 +63,7 @@ class Level:
     quantity: Decimal
 
 
-def clinic_today():
-    zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC") if has_app_context() else "UTC"
-    return datetime.now(ZoneInfo(zone)).date()
+clinic_today = dates.clinic_today
 
 
 # --------------------------------------------------------------------------- input checks

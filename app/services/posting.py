@@ -38,6 +38,7 @@ from ..models.payments import (
     PatientPayment,
     PayerPayment,
     PostingAdjustment,
+    ProviderAdjustment,
 )
 from . import claims as claim_service
 from .encounters import line_total
@@ -521,6 +522,13 @@ def preview(session, remittance):
                                                         number=cp.claim_number)))
         items.append(item)
         problems += item.problems
+    for a in remittance.provider_adjustments:  # PLB03-1: a 2-character code (L6, WO, FB, 72 ...)
+        a.reason = (a.reason or "").strip().upper()
+        if not a.reason or len(a.reason) > 2:
+            problems.append(("provider_adjustments", _l("Provider adjustment reason %(code)s is not a PLB reason "
+                                                        "code (2 characters).", code=a.reason or "?")))
+        if _decimal(a.amount) is None:
+            problems.append(("provider_adjustments", _l("A provider adjustment amount is not a number.")))
     if amount is not None and all(_decimal(c.paid) is not None for c in remittance.claims):
         expected = sum((money(c.paid) for c in remittance.claims), ZERO) - sum(
             (money(a.amount) for a in remittance.provider_adjustments if _decimal(a.amount) is not None), ZERO)
@@ -564,6 +572,11 @@ def post(session, remittance, *, actor, now=None, commit=True):
                                file_sha256=remittance.file_sha256 or None, posted_at=now,
                                posted_by_fk=actor.id if actor is not None else None)
         session.add(payment)
+        for a in remittance.provider_adjustments:  # PLB: why the check differs from the claims it pays
+            reference = (getattr(a, "reference", None) or "").strip()[:50] or None
+            payment.provider_adjustments.append(ProviderAdjustment(
+                reason_code=a.reason, reference=reference, amount=money(a.amount),
+                fiscal_period_date=getattr(a, "fiscal_period_date", None)))
         for item in result.claims:
             cp, claim = item.payment, item.claim
             posting = ClaimPosting(payer_payment=payment, claim_id=claim.id, status_code=cp.status_code,

@@ -22,7 +22,7 @@ from ..models.billing import Icd10Code, Payer
 from ..models.referrals import (URGENCIES, Referral, ReferralDiagnosis, ReferralDocument, ReferralReply,
                                 ReferralStatusChange, Specialist)
 from ..models.scheduling import INACTIVE_STATUSES
-from . import icd10, languages, phones
+from . import dates, icd10, languages, phones
 from .checkdigits import npi_valid
 from .errors import StaleRecordError, ValidationFailed, commit_or_stale
 
@@ -292,7 +292,7 @@ def save_outgoing(session, referral=None, *, patient, referring_provider, specia
     The due date defaults to the referral date plus URGENCY_DAYS[urgency]."""
     problems = []
     patient = _patient_of(session, referral, "outgoing", patient, expected_version, problems)
-    referral_date = referral_date or (referral.referral_date if referral is not None else today or date.today())
+    referral_date = referral_date or (referral.referral_date if referral is not None else today or dates.clinic_today())
     provider = _resolve(session, Provider, referring_provider)
     if provider is None:
         problems.append(("referring_provider", _l("This field is required.") if referring_provider is None
@@ -331,7 +331,7 @@ def save_incoming(session, referral=None, *, patient, referring_practice, referr
     """Record (referral=None) or change a referral another practice sent us (status "received")."""
     problems = []
     patient = _patient_of(session, referral, "incoming", patient, expected_version, problems)
-    today = today or date.today()
+    today = today or dates.clinic_today()
     practice, provider_name = _clean(referring_practice), _clean(referring_provider_name)
     if not practice:
         problems.append(("referring_practice", _l("This field is required.")))
@@ -432,7 +432,7 @@ def record_reply(session, referral, *, reply_date, summary, document_id=None, up
     documents service checks the bytes). A scheduled or seen referral becomes "report received"."""
     from . import documents as documents_service  # the chart's filing rules
 
-    today = today or date.today()
+    today = today or dates.clinic_today()
     problems = []
     if referral.direction != "outgoing" or referral.status not in REPLY_STATUSES:
         problems.append((None, _l("A reply can be recorded for a referral that was sent and is not closed or "
@@ -494,7 +494,7 @@ def _with_people(stmt):
 
 def overdue(session, today=None):
     """Referrals due before `today` and still not scheduled (draft, sent or received), oldest due first."""
-    today = today or date.today()
+    today = today or dates.clinic_today()
     stmt = (select(Referral).where(Referral.status.in_(NOT_SCHEDULED), Referral.due_date < today)
             .order_by(Referral.due_date, Referral.id))
     return list(session.scalars(_with_people(stmt)).unique())
@@ -503,7 +503,7 @@ def overdue(session, today=None):
 def overdue_count(session, today=None):
     from sqlalchemy import func
 
-    today = today or date.today()
+    today = today or dates.clinic_today()
     return session.scalar(select(func.count()).select_from(Referral)
                           .where(Referral.status.in_(NOT_SCHEDULED), Referral.due_date < today))
 
@@ -575,7 +575,7 @@ def specialist_letter_data(session, referral, lang, *, today=None):
     locale = _locale(lang)
     texts = descriptions(session, referral)
     insurance = []
-    for c in coverage_service.active_coverages(session, referral.patient_id, today or date.today()):
+    for c in coverage_service.active_coverages(session, referral.patient_id, today or dates.clinic_today()):
         if c.self_pay:
             continue
         insurance.append({"payer": c.payer.name if c.payer else "", "plan": c.plan_name or "",

@@ -12,7 +12,7 @@ from decimal import Decimal
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import format_date, format_datetime
+from flask_babel import format_currency, format_date, format_datetime, ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import SelectField
@@ -192,9 +192,12 @@ class PayerPaymentView(BaseView):
                             db.session.rollback()
                             problems = exc.problems
                         else:
-                            flash(str(_l("Payment %(reference)s posted: %(count)d claims, %(amount)s.",
-                                         reference=payment.reference, count=len(payment.claims),
-                                         amount=_money(payment.amount))), "success")
+                            flash(ngettext("Payment %(reference)s posted: %(num)d claim, %(amount)s.",
+                                           "Payment %(reference)s posted: %(num)d claims, %(amount)s.",
+                                           len(payment.claims), reference=payment.reference,
+                                           amount=format_currency(payment.amount,
+                                                                  current_app.config["CLINIC_CURRENCY"])),
+                                  "success")
                             return redirect(url_for(".show", pk=payment.id))
                     result = posting.preview(db.session, remittance)
                     problems = problems or result.problems

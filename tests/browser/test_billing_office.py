@@ -186,7 +186,7 @@ def test_a_paper_eob_is_previewed_then_posted(page, c):
     assert counts()[1] == 0  # a preview posts nothing
     with page.expect_navigation():
         page.click("#payment-post")
-    assert "Payment EOB-77 posted: 1 claims, 80.00." in alerts(page, "success")
+    assert "Payment EOB-77 posted: 1 claim, $80.00." in alerts(page, "success")
     assert re.search(r"/payments/\d+$", page.url)
     assert "CO-45" in page.inner_text("body")
     db.session.expire_all()

@@ -244,7 +244,7 @@ SAMPLE_BY_KIND = {"results": {"test_name": "lipid panel", "result": "abnormal", 
                                 "days_91_120": "$0.00", "days_121_plus": "$0.00"}}}}
 
 
-# Referral letters (referrals helper): app/services/referrals.py builds this data.
+# Referral letters: app/services/referrals.py builds this data.
 _SAMPLE_REFERRAL = {
     "referral": {"id": 7, "date": "November 27, 2026", "due_date": "December 11, 2026", "urgency": "urgent",
                  "reason": "Chest pain on exertion.", "notes": "ECG attached.", "referring_provider": "Ana Ruiz, MD",
@@ -257,7 +257,8 @@ SAMPLE_BY_KIND["referral_specialist"] = {
     **_SAMPLE_REFERRAL, "diagnoses": [{"code": "I10", "description": "Essential (primary) hypertension"}],
     "documents": [{"title": "ECG", "date": "Nov 20, 2026"}],
     "insurance": [{"payer": "Acme Health", "plan": "Gold", "member_id": "XK123", "group": "G1"}]}
-SAMPLE_BY_KIND["payment_receipt"] = SAMPLE_BY_KIND["copay_receipt"]  # a payment on account (PAYMENTS helper)
+SAMPLE_BY_KIND["payment_receipt"] = SAMPLE_BY_KIND["copay_receipt"]  # a payment on account
+
 
 def check_templates(kinds=KINDS):
     """Render every template file with sample data; return (path, error) pairs."""

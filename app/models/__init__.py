@@ -2,7 +2,7 @@
 from flask_appbuilder.security.sqla import models as fab_security_models  # noqa: F401
 
 from .audit import AuditChain, AuditEvent, Disclosure  # noqa: F401
-from .authorizations import PriorAuthorization  # noqa: F401  prior authorizations (PRIOR-AUTH helper)
+from .authorizations import PriorAuthorization  # noqa: F401  prior authorizations
 from .base import Model  # noqa: F401
 from .billing import (  # noqa: F401
     BillingSettings,
@@ -33,7 +33,7 @@ from .payments import (  # noqa: F401
     PostingAdjustment,
     ProviderAdjustment,
 )
-from .payer_files import PayerFile  # noqa: F401  835 / 999 / 277CA files (PAYER-FILES helper)
+from .payer_files import PayerFile  # noqa: F401  835 / 999 / 277CA files
 from .provider import Provider  # noqa: F401
 from .referrals import (  # noqa: F401
     Referral,
@@ -54,7 +54,7 @@ from .scheduling import (  # noqa: F401
     Room,
     WaitlistEntry,
 )
-from .statements import PatientStatement  # noqa: F401  statement history (STATEMENT-HISTORY helper)
+from .statements import PatientStatement  # noqa: F401  statement history
 from .user import ClinicUser  # noqa: F401
 
 metadata = Model.metadata

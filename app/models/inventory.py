@@ -183,8 +183,9 @@ class StockMovement(_Audited, Model):
     created_by_fk = Column(Integer, ForeignKey("ab_user.id"), nullable=False)
     confirmed_by_fk = Column(Integer, ForeignKey("ab_user.id"))  # the witness (controlled items)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
-    # The purchase order line a receipt fills; the foreign key is added with the table (0020).
-    purchase_order_line_id = Column(Integer)
+    # The purchase order line a receipt fills (the column came in 0019, its foreign key with the table in 0020).
+    purchase_order_line_id = Column(Integer, ForeignKey("purchase_order_line.id",
+                                                        name="fk_stock_movement_purchase_order_line"))
 
     item = relationship("InventoryItem")
     lot = relationship("StockLot")

@@ -8,12 +8,10 @@ unit. What was received on a line is not stored here: it is the sum of the recei
 The lifecycle and every rule live in app/services/purchasing.py; the database only guards the
 vocabulary (statuses), positive quantities and the optimistic lock.
 """
-from sqlalchemy import (CheckConstraint, Column, Date, ForeignKey, ForeignKeyConstraint, Index, Integer, Numeric,
-                        String, UniqueConstraint)
+from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import relationship
 
 from .base import AuditMixin, Model, UTCDateTime
-from .inventory import StockMovement
 
 MONEY = Numeric(10, 2)
 QUANTITY = Numeric(10, 2)
@@ -102,9 +100,3 @@ class PurchaseOrderStatusChange(Model):
     order = relationship("PurchaseOrder", back_populates="status_changes")
     changed_by = relationship("User", foreign_keys=[changed_by_fk], viewonly=True)
 
-
-# stock_movement.purchase_order_line_id (migration 0019) gets its foreign key in 0020, with this table
-# (the inventory model leaves the column without one: this table did not exist yet).
-if not StockMovement.__table__.c.purchase_order_line_id.foreign_keys:
-    StockMovement.__table__.append_constraint(ForeignKeyConstraint(
-        ["purchase_order_line_id"], ["purchase_order_line.id"], name="fk_stock_movement_purchase_order_line"))

@@ -1429,13 +1429,13 @@ def seed_billing(session, *, seed=DEFAULT_SEED, now=None):
         stats.update(_seed_encounters(session, r, seed, now, facilities))
     today_by_tz = functools.lru_cache(maxsize=None)(lambda tz: now.astimezone(ZoneInfo(tz)).date())
     stats.update(_seed_desk(session, r, seed, now, today_by_tz))
-    from .inventory import seed_demo as seed_inventory  # demo stock (INVENTORY helper)
+    from .inventory import seed_demo as seed_inventory  # demo stock
     stats.update(seed_inventory(session, now=now))
-    from .purchasing import seed_demo as seed_purchase_orders  # demo purchase orders (PURCHASING helper)
+    from .purchasing import seed_demo as seed_purchase_orders  # demo purchase orders
     stats.update(seed_purchase_orders(session, now=now))
-    from .referrals import seed_demo as seed_referrals  # demo specialists and referrals (REFERRALS helper)
+    from .referrals import seed_demo as seed_referrals  # demo specialists and referrals
     stats.update(seed_referrals(session, now=now))
     stats["seconds"] = time.perf_counter() - started
-    from .demo_billing_flow import seed_for_demo as seed_billing_flow  # claims, payments, AR (DEMO helper)
+    from .demo_billing_flow import seed_for_demo as seed_billing_flow  # claims, payments, AR
     stats.update(seed_billing_flow(session, seed=seed, now=now))
     return stats

@@ -20,22 +20,22 @@ def register_views(appbuilder):
                         category="Administration", category_label=_l("Administration"), category_icon="fa-cogs")
     appbuilder.add_view(DowntimePackView, "Downtime pack", label=_l("Downtime pack"), icon="fa-print",
                         category="Administration")
-    # Scheduling calendar (helper A1)
+    # Scheduling calendar
     from .calendar import CalendarView
 
     appbuilder.add_view(CalendarView, "Calendar", label=_l("Calendar"), icon="fa-calendar", category="Schedule",
                         category_label=_l("Schedule"), category_icon="fa-calendar")
-    # Booking, appointment page, find a slot, chart panel (helper A2)
+    # Booking, appointment page, find a slot, chart panel
     from .appointments import AppointmentView
 
     appbuilder.add_view(AppointmentView, "Find a slot", href="/appointments/slots", label=_l("Find a slot"),
                         icon="fa-search", category="Schedule", category_label=_l("Schedule"))
-    # Patient-flow board and its home cards (helper C)
+    # Patient-flow board and its home cards
     from .flow import FlowBoardView
 
     appbuilder.add_view(FlowBoardView, "Flow board", label=_l("Flow board"), icon="fa-random", category="Schedule",
                         category_label=_l("Schedule"), category_icon="fa-calendar")
-    # Scheduling setup and waitlist (helper B)
+    # Scheduling setup and waitlist
     from .scheduling_setup import AppointmentTypeView, LocationView, ProviderExceptionView, ProviderHoursView, RoomView
     from .waitlist import WaitlistView
 
@@ -55,14 +55,14 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(DisclosureView)
     appbuilder.add_view_no_menu(PatientDocumentView)
     appbuilder.add_view_no_menu(ResultsLetterView)
-    # Appointment letters and the reminder outbox (helper D)
+    # Appointment letters and the reminder outbox
     from .appointment_letters import AppointmentLetterView
     from .reminders import ReminderOutboxView
 
     appbuilder.add_view_no_menu(AppointmentLetterView)
     appbuilder.add_view(ReminderOutboxView, "Reminders", label=_l("Reminders"), icon="fa-envelope",
                         category="Administration")
-    # Billing settings, service facilities, payers, coverages (helper H1)
+    # Billing settings, service facilities, payers, coverages
     from .billing_setup import BillingSettingsView, PayerView, ServiceFacilityView
     from .coverage import CoverageView
 
@@ -73,66 +73,44 @@ def register_views(appbuilder):
     appbuilder.add_view(PayerView, "Payers", label=_l("Payers"), icon="fa-university", category="Billing",
                         category_label=_l("Billing"), category_icon="fa-usd")
     appbuilder.add_view_no_menu(CoverageView)
-    # Fee schedule and the ICD-10-CM code search (helper H2)
+    # Fee schedule and the ICD-10-CM code search
     from .codes import FeeScheduleView, Icd10View
 
     appbuilder.add_view(FeeScheduleView, "Fee schedule", label=_l("Fee schedule"), icon="fa-list-alt",
                         category="Billing", category_label=_l("Billing"), category_icon="fa-usd")
     appbuilder.add_view_no_menu(Icd10View)
-    # Eligibility checks, X12 270/271 (helper H4)
+    # Eligibility checks, X12 270/271
     from .eligibility import EligibilityView
 
     appbuilder.add_view(EligibilityView, "Eligibility", label=_l("Eligibility"), icon="fa-check-square-o",
                         category="Billing", category_label=_l("Billing"), category_icon="fa-usd")
-    # Encounters: diagnoses and charge lines (helper H3)
+    # Encounters: diagnoses and charge lines
     from .encounters import EncounterView
 
     appbuilder.add_view(EncounterView, "Encounters", label=_l("Encounters"), icon="fa-stethoscope", category="Billing",
                         category_label=_l("Billing"), category_icon="fa-usd")
-    # Copays collected at the desk, receipts (helper H5)
+    # Copays collected at the desk, receipts
     from .copays import CopayView
 
     appbuilder.add_view(CopayView, "Copays", label=_l("Copays"), icon="fa-money", category="Billing",
                         category_label=_l("Billing"), category_icon="fa-usd")
-    from . import billing_cards  # noqa: F401  home cards of insurance and charges (helper R1)
+    from . import billing_cards  # noqa: F401  home cards of insurance and charges
     from .reports import register_report_views
 
     register_report_views(appbuilder)
-    # Prior authorizations: alert list, patient's authorizations, chart panel, home card (PRIOR-AUTH helper)
-    from .authorizations import AuthorizationView
-
-    appbuilder.add_view(AuthorizationView, "Authorizations", label=_l("Authorizations"), icon="fa-id-card-o",
-                        category="Referrals", category_label=_l("Referrals"), category_icon="fa-share")
-    # Patient statements: chart panel and the batch run (STATEMENTS helper)
-    from .statements import StatementView
-
-    appbuilder.add_view(StatementView, "Statements", label=_l("Statements"), icon="fa-file-text-o", category="Billing",
-                        category_label=_l("Billing"), category_icon="fa-usd")
-    # Claims: work queue, denied claims, claim page, batches (837P), CMS-1500 prints, chart panel (CLAIMS-UI helper)
+    # Claims: work queue, denied claims, claim page, batches (837P), CMS-1500 prints, chart panel
     from .claims import ClaimView
 
     appbuilder.add_view(ClaimView, "Claims", label=_l("Claims"), icon="fa-file-text", category="Billing",
                         category_label=_l("Billing"), category_icon="fa-usd")
     appbuilder.add_link("Denied claims", href="/claims/denied", label=_l("Denied claims"), icon="fa-ban",
                         category="Billing")
-    # Inventory lists (low stock, expiring), purchase orders, inventory home cards (PURCHASING helper)
-    from .purchasing import InventoryListView, PurchaseOrderView
-
-    appbuilder.add_view(InventoryListView, "Low stock", href="/inventory/lists/low-stock", label=_l("Low stock"),
-                        icon="fa-battery-quarter", category="Inventory", category_label=_l("Inventory"),
-                        category_icon="fa-cubes")
-    appbuilder.add_link("Expiring", href="/inventory/lists/expiring", label=_l("Expiring"), icon="fa-hourglass-end",
-                        category="Inventory")
-    appbuilder.add_view(PurchaseOrderView, "Purchase orders", label=_l("Purchase orders"), icon="fa-shopping-cart",
-                        category="Inventory", category_label=_l("Inventory"), category_icon="fa-cubes")
-    from . import inventory_cards  # noqa: F401  home cards: low stock, expiring lots
-    # Payer files: 835 remittances, 999 / 277CA acknowledgements: upload, review, post, apply (PAYER-FILES helper)
+    # Payer files: 835 remittances, 999 / 277CA acknowledgements: upload, review, post, apply
     from .payer_files import PayerFileView
 
     appbuilder.add_view(PayerFileView, "Payer files", label=_l("Payer files"), icon="fa-inbox", category="Billing",
                         category_label=_l("Billing"), category_icon="fa-usd")
     # Referrals: outgoing / incoming referrals, overdue list, specialist directory, chart panel, home card
-    # (REFERRALS helper)
     from .referrals import ReferralView, SpecialistView
 
     appbuilder.add_view(ReferralView, "Referrals", label=_l("Referrals"), icon="fa-share", category="Referrals",
@@ -141,7 +119,12 @@ def register_views(appbuilder):
                         icon="fa-clock-o", category="Referrals")
     appbuilder.add_view(SpecialistView, "Specialists", label=_l("Specialists"), icon="fa-user-md",
                         category="Referrals", category_label=_l("Referrals"), category_icon="fa-share")
-    # Inventory core: stock on hand, movements and their forms, items, suppliers, stock locations (INVENTORY helper)
+    # Prior authorizations: alert list, patient's authorizations, chart panel, home card
+    from .authorizations import AuthorizationView
+
+    appbuilder.add_view(AuthorizationView, "Authorizations", label=_l("Authorizations"), icon="fa-id-card-o",
+                        category="Referrals", category_label=_l("Referrals"), category_icon="fa-share")
+    # Inventory core: stock on hand, movements and their forms, items, suppliers, stock locations
     from .inventory import InventoryItemView, StockLocationView, StockView, SupplierView
 
     appbuilder.add_view(StockView, "Stock", label=_l("Stock"), icon="fa-cubes", category="Inventory",
@@ -156,11 +139,26 @@ def register_views(appbuilder):
                         category_label=_l("Inventory"), category_icon="fa-cubes")
     appbuilder.add_view(StockLocationView, "Stock locations", label=_l("Stock locations"), icon="fa-archive",
                         category="Inventory", category_label=_l("Inventory"), category_icon="fa-cubes")
+    # Inventory lists (low stock, expiring), purchase orders, inventory home cards
+    from .purchasing import InventoryListView, PurchaseOrderView
+
+    appbuilder.add_view(InventoryListView, "Low stock", href="/inventory/lists/low-stock", label=_l("Low stock"),
+                        icon="fa-battery-quarter", category="Inventory", category_label=_l("Inventory"),
+                        category_icon="fa-cubes")
+    appbuilder.add_link("Expiring", href="/inventory/lists/expiring", label=_l("Expiring"), icon="fa-hourglass-end",
+                        category="Inventory")
+    appbuilder.add_view(PurchaseOrderView, "Purchase orders", label=_l("Purchase orders"), icon="fa-shopping-cart",
+                        category="Inventory", category_label=_l("Inventory"), category_icon="fa-cubes")
+    from . import inventory_cards  # noqa: F401  home cards: low stock, expiring lots
     # Payments: payer payments (list, typed in with a preview, detail), patient payments, the Account chart panel
-    # (PAYMENTS helper)
     from .payments import PatientPaymentView, PayerPaymentView
 
     appbuilder.add_view(PayerPaymentView, "Payments", label=_l("Payments"), icon="fa-money", category="Billing",
                         category_label=_l("Billing"), category_icon="fa-usd")
     appbuilder.add_view(PatientPaymentView, "Patient payments", label=_l("Patient payments"), icon="fa-credit-card",
                         category="Billing", category_label=_l("Billing"), category_icon="fa-usd")
+    # Patient statements: chart panel and the batch run
+    from .statements import StatementView
+
+    appbuilder.add_view(StatementView, "Statements", label=_l("Statements"), icon="fa-file-text-o", category="Billing",
+                        category_label=_l("Billing"), category_icon="fa-usd")

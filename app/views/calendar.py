@@ -227,7 +227,7 @@ class CalendarView(BaseView):
         away_labels = {k: str(v) for k, v in AWAY_LABELS.items()}
         status_labels = {k: str(v) for k, v in STATUS_LABELS.items()}
         exists = {}  # wall-clock times the clocks skip, once per day and row
-        # "Verified today?" on the day grid: one query for every appointment shown (helper H4)
+        # "Verified today?" on the day grid: one query for every appointment shown
         checks = None if week else eligibility_badges([i.appointment for c in columns for i in c.items])
         for column in columns:
             midnight = datetime.combine(column.day, datetime.min.time())

@@ -175,7 +175,7 @@ class FlowBoardView(BaseView):
             "clock": _clock, "refresh_seconds": REFRESH_SECONDS,
             "day_text": format_date(board.day, "full", locale=str(get_locale() or "en")) if board else "",
             "appointment_url": _appointment_url,
-            # "Verified today?" per row: one query for the whole board (helper H4)
+            # "Verified today?" per row: one query for the whole board
             "eligibility": eligibility_badges([r.appointment for r in board.rows]) if board else None,
         }
 

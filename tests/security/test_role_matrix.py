@@ -72,7 +72,7 @@ EXPECTED = {
     "ReminderOutboxView.{list,show}": {"Admin", "OfficeManager"},
     "ReminderOutboxView." + MODELVIEW_DISABLED: NOBODY,  # the outbox is written by send-reminders only
     "DowntimePackView.index": {"Admin", "FrontDesk", "OfficeManager"},  # contingency plan: schedule on paper
-    # Appointments (helper A2): can_read / can_write / can_update_status on Appointment
+    # Appointments: can_read / can_write / can_update_status on Appointment
     "AppointmentView.{book,cancel,reschedule}": {"Admin", "FrontDesk", "OfficeManager"},
     "AppointmentView.status": {"Admin", "FrontDesk", "Clinician", "OfficeManager"},
     "AppointmentView.{show,slots}": {"Admin", "FrontDesk", "Billing", "Clinician", "OfficeManager"},
@@ -85,38 +85,38 @@ EXPECTED = {
     "FlowBoardView.{index,board,step}": {"Admin", "FrontDesk", "Clinician", "OfficeManager"},
     # Reports (the menu and a report's page; running one needs can_run on Report:<name>)
     "ReportsView.{index,run}": REPORTS,
-    # Eligibility worklist, checks and the X12 270/271 files (helper H4): can_read / can_write on Eligibility
+    # Eligibility worklist, checks and the X12 270/271 files: can_read / can_write on Eligibility
     "EligibilityView.index": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
     "EligibilityView.{record,download_270,upload_271}": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
-    # Encounters (helper H3): can_read / can_write on Encounter; clinicians only their own
+    # Encounters: can_read / can_write on Encounter; clinicians only their own
     # (row rule: tests/integration/test_encounters.py), never the front desk
     "EncounterView.{index,show}": {"Admin", "Billing", "Clinician", "OfficeManager"},
     "EncounterView.{from_appointment,diagnoses,add_charge,edit_charge,remove_charge,ready}":
         {"Admin", "Billing", "Clinician"},
-    # Copays at the desk (helper H5): can_read / can_write on Copay
+    # Copays at the desk: can_read / can_write on Copay
     "CopayView.{index,show,receipt}": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
     "CopayView.{collect,void}": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
-    # Patient statements (STATEMENTS helper): Statement can_read (batch list) / can_print (PDFs)
+    # Patient statements: Statement can_read (batch list) / can_print (PDFs)
     "StatementView.{index,batch,print_statement}": {"Admin", "Billing", "OfficeManager"},
-    # Referrals (REFERRALS helper): can_read / can_write on Referral and on Specialist (the directory)
+    # Referrals: can_read / can_write on Referral and on Specialist (the directory)
     "ReferralView.{index,overdue,show}": {"Admin", "FrontDesk", "Billing", "Clinician", "OfficeManager"},
     "ReferralView.{new,incoming,edit,status,link,reply,letter}": {"Admin", "FrontDesk", "Clinician", "OfficeManager"},
     "SpecialistView.index": {"Admin", "FrontDesk", "Billing", "Clinician", "OfficeManager"},
     "SpecialistView.{add,edit}": {"Admin", "FrontDesk", "OfficeManager"},
-    # Prior authorizations (PRIOR-AUTH helper): can_read / can_write on PriorAuthorization
+    # Prior authorizations: can_read / can_write on PriorAuthorization
     "AuthorizationView.{index,show}": {"Admin", "FrontDesk", "Billing", "Clinician", "OfficeManager"},
     "AuthorizationView.{add,edit,void}": {"Admin", "FrontDesk", "Billing", "OfficeManager"},
-    # Claims (CLAIMS-UI helper): Claim can_read (Billing, OfficeManager) / can_write (Billing); the front desk
+    # Claims: Claim can_read (Billing, OfficeManager) / can_write (Billing); the front desk
     # holds can_read_status only (the chart panel) and reaches no claim screen
     "ClaimView.{index,denied,show,cms1500,print_selected,batches,download}": {"Admin", "Billing", "OfficeManager"},
     "ClaimView.{build_form,build,bulk_ready,send,transition,edit_line,refresh,prior_authorization,correct}":
         {"Admin", "Billing"},
-    # Inventory lists (Inventory can_read) and purchase orders (PurchaseOrder can_read / can_write) (purchasing helper)
+    # Inventory lists (Inventory can_read) and purchase orders (PurchaseOrder can_read / can_write)
     "InventoryListView.{low_stock,expiring}": {"Admin", "OfficeManager"},
     "PurchaseOrderView.{index,show,pdf}": {"Admin", "OfficeManager"},
     "PurchaseOrderView.{new,edit,add_line,update_line,remove_line,send,cancel,receive,generate}": {"Admin",
                                                                                                   "OfficeManager"},
-    # Inventory core (INVENTORY helper): Inventory can_read / can_write (OfficeManager); can_issue (FrontDesk too):
+    # Inventory core: Inventory can_read / can_write (OfficeManager); can_issue (FrontDesk too):
     # the issue form is the front desk's only inventory screen
     "StockView.{index,movements}": {"Admin", "OfficeManager"},
     "StockView.move": {"Admin", "OfficeManager"},
@@ -124,10 +124,10 @@ EXPECTED = {
     "{InventoryItemView,SupplierView,StockLocationView}.{list,show,add,edit,delete,action_post}": {"Admin",
                                                                                                  "OfficeManager"},
     "{InventoryItemView,SupplierView,StockLocationView}.download": NOBODY,
-    # Payer files (PAYER-FILES helper): PayerFile can_read (Billing, OfficeManager) / can_write (Billing)
+    # Payer files: PayerFile can_read (Billing, OfficeManager) / can_write (Billing)
     "PayerFileView.{index,show}": {"Admin", "Billing", "OfficeManager"},
     "PayerFileView.{upload,process}": {"Admin", "Billing"},
-    # Payments (PAYMENTS helper): Payment can_read (Billing, OfficeManager) / can_write (Billing);
+    # Payments: Payment can_read (Billing, OfficeManager) / can_write (Billing);
     # PatientPayment can_read / can_write (Billing, FrontDesk, OfficeManager)
     "PayerPaymentView.{index,show}": {"Admin", "Billing", "OfficeManager"},
     "PayerPaymentView.new": {"Admin", "Billing"},

@@ -22,6 +22,7 @@ from .extensions import db
 def downtime_pack_command(day, location_id, out, username):
     """Write the downtime pack (a day's schedule with patient contacts) as a PDF."""
     from .documents import downtime
+    from .services import dates
     from .views.downtime import print_pack
 
     logging.getLogger("weasyprint").setLevel(logging.WARNING)
@@ -33,7 +34,7 @@ def downtime_pack_command(day, location_id, out, username):
     if not (user.is_active and role_ids and sm.exist_permission_on_roles("DowntimePack", "can_print", role_ids)):
         raise click.ClickException(f"{username} may not print the downtime pack (no can_print on DowntimePack)")
     try:
-        day = date.fromisoformat(day) if day else downtime.clinic_today() + timedelta(days=1)
+        day = date.fromisoformat(day) if day else dates.clinic_today() + timedelta(days=1)
     except ValueError:
         raise click.ClickException(f"--date {day!r}: write YYYY-MM-DD")
     languages = current_app.config["LANGUAGES"]

@@ -4,14 +4,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.reports import Column, Param, Report
-from app.services import inventory
+from app.services import dates, inventory
 
 STATUS_LABELS = {"expired": _l("Expired"), "expiring": _l("Expiring")}
 
 
 def query(conn, p):
     session = Session(bind=conn)
-    today = inventory.clinic_today()
+    today = dates.clinic_today()
     levels = [("expiring", lv) for lv in inventory.expiring(session, within_days=p["days"], today=today)]
     if p["expired"]:
         levels = [("expired", lv) for lv in inventory.expired(session, today=today)] + levels

@@ -68,9 +68,6 @@ class Pack:
     patients: int = 0
 
 
-clinic_today = dates.clinic_today
-
-
 def _works_on(session, location, day):
     """Ids of providers with working hours at `location` on `day`."""
     rows = session.execute(

@@ -63,9 +63,6 @@ class Level:
     quantity: Decimal
 
 
-clinic_today = dates.clinic_today
-
-
 # --------------------------------------------------------------------------- input checks
 
 def parse_quantity(value):
@@ -198,14 +195,14 @@ def _lot_levels(session, *, where):
 
 def expiring(session, within_days=30, today=None):
     """Level rows of lots on hand that expire from today up to `within_days` ahead, soonest first."""
-    today = today or clinic_today()
+    today = today or dates.clinic_today()
     last = today + timedelta(days=within_days)
     return _lot_levels(session, where=lambda lot: today <= lot.expiry_date <= last)
 
 
 def expired(session, today=None):
     """Level rows of lots still on hand whose expiry date has passed, oldest first."""
-    today = today or clinic_today()
+    today = today or dates.clinic_today()
     return _lot_levels(session, where=lambda lot: lot.expiry_date < today)
 
 
@@ -449,7 +446,7 @@ def receive(session, *, item, location, quantity, lot_number=None, expiry_date=N
             purchase_order_line_id=None, today=None, supplier=None, reason=None, commit=True):
     """Stock comes in at `location`; returns the movement. Lot-tracked items need a lot number and
     an expiry date that has not passed (a lot already on file must have the same expiry date)."""
-    today = today or clinic_today()
+    today = today or dates.clinic_today()
     run = _Run(session, item, actor)
     item = run.item
     if not item.active:
@@ -499,7 +496,7 @@ def receive(session, *, item, location, quantity, lot_number=None, expiry_date=N
 def issue(session, *, item, location, quantity, actor, confirmed_by=None, reason=None, today=None, commit=True):
     """Stock is used: taken from `location`, the lot that expires first first (never expired stock).
     Returns the movements (one per lot)."""
-    today = today or clinic_today()
+    today = today or dates.clinic_today()
     run = _Run(session, item, actor)
     loc = run.location(location, "location")
     qty = run.quantity(quantity)
@@ -515,7 +512,7 @@ def issue(session, *, item, location, quantity, actor, confirmed_by=None, reason
 def transfer(session, *, item, from_location, to_location, quantity, actor, lot=None, confirmed_by=None,
              reason=None, today=None, commit=True):
     """Stock moves between two locations: one lot, or the lots that expire first. Returns the movements."""
-    today = today or clinic_today()
+    today = today or dates.clinic_today()
     run = _Run(session, item, actor)
     source = run.location(from_location, "from_location")
     target = run.location(to_location, "to_location", incoming=True)
@@ -562,7 +559,7 @@ def return_to_supplier(session, *, item, location, quantity, actor, lot=None, su
                        confirmed_by=None, today=None, commit=True):
     """Stock goes back to the supplier (default: the item's preferred one): one lot, or the lots that
     expire first (expired ones included). Returns the movements."""
-    today = today or clinic_today()
+    today = today or dates.clinic_today()
     run = _Run(session, item, actor)
     loc = run.location(location, "location")
     qty = run.quantity(quantity)
@@ -580,7 +577,7 @@ def return_to_supplier(session, *, item, location, quantity, actor, lot=None, su
 def dispose_expired(session, *, item, location, actor, lot=None, confirmed_by=None, reason=None, today=None,
                     commit=True):
     """Every expired lot of `item` at `location` (or the one `lot`) leaves the stock. Returns the movements."""
-    today = today or clinic_today()
+    today = today or dates.clinic_today()
     run = _Run(session, item, actor)
     loc = run.location(location, "location")
     lot = run.lot(lot)
@@ -663,7 +660,7 @@ def seed_demo(session, *, now=None):
         return {}
     witness = next((u for u in users if u.id != manager.id and can_confirm(u)), None)
     today = now.astimezone(ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC"))).date() \
-        if now is not None else clinic_today()
+        if now is not None else dates.clinic_today()
     suppliers = [Supplier(**values) for values in DEMO_SUPPLIERS]
     locations = [StockLocation(name=name, kind=kind) for name, kind in DEMO_LOCATIONS]
     session.add_all(suppliers + locations)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from ..models.base import utcnow
 from ..models.inventory import InventoryItem, StockLocation, StockMovement, Supplier
 from ..models.purchasing import PO_STATUSES, PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatusChange
-from . import counters, inventory
+from . import counters, dates, inventory
 from .copays import parse_amount
 from .errors import StaleRecordError, ValidationFailed, commit_or_stale
 
@@ -51,7 +51,6 @@ def status_label(status):
     return STATUS_LABELS.get(status, status)
 
 
-clinic_today = inventory.clinic_today  # one clinic day for stock and orders
 
 
 def reserve_number(session):
@@ -209,7 +208,7 @@ class NewLine:
 def create_order(session, *, supplier, lines=(), order_date=None, expected_date=None, notes=None, actor=None,
                  today=None, commit=True):
     """A draft order for `supplier` with `lines` (NewLine or (item, quantity, unit_cost))."""
-    today = today or clinic_today()
+    today = today or dates.clinic_today()
     order_date = order_date or today
     notes, problems = _clean_notes(notes)
     if supplier is None:
@@ -351,7 +350,7 @@ class Receipt:
 def receive(session, order, receipts, *, actor, confirmed_by=None, expected_version=None, today=None, now=None):
     """Receive `receipts` (a Receipt per line that came in) in one go: each is a receive movement
     through the inventory service; the order becomes partly received or received. All or nothing."""
-    today = today or clinic_today()
+    today = today or dates.clinic_today()
     if order.status not in RECEIVABLE_STATUSES:
         _fail(session, [("status", _l("Purchase order %(number)s is %(status)s: nothing can be received on it.",
                                       number=order.number, status=status_label(order.status)))])

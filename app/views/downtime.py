@@ -46,7 +46,7 @@ class DowntimePackView(BaseView):
         locations = db.session.query(Location).filter_by(active=True).order_by(Location.name).all()
         form.location.choices = [("", str(_l("All locations")))] + [(str(loc.id), loc.name) for loc in locations]
         if not form.is_submitted():
-            form.day.data = dates.format_input(downtime.clinic_today() + timedelta(days=1), locale)
+            form.day.data = dates.format_input(dates.clinic_today() + timedelta(days=1), locale)
         if form.validate_on_submit():
             day = dates.parse_input(form.day.data or "", locale)
             location_id = form.location.data or None

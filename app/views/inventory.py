@@ -334,7 +334,7 @@ class StockView(BaseView):
         totals = {}
         for lv in levels:
             totals[lv.item.id] = totals.get(lv.item.id, Decimal("0")) + lv.quantity
-        today = service.clinic_today()
+        today = dates.clinic_today()
         items = db.session.scalars(select(InventoryItem).order_by(InventoryItem.name)).all()
         locations = db.session.scalars(select(StockLocation).order_by(StockLocation.name)).all()
         return self.render_template("inventory/stock.html", levels=levels, totals=totals, qty=qty,

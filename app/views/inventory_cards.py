@@ -5,8 +5,7 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
-from ..services import inventory
-from ..services import purchasing as po_service
+from ..services import dates, inventory
 from .home import Link, register_home_card
 
 EXPIRING_DAYS = 30
@@ -21,7 +20,7 @@ def _low_stock(user, ctx):
 
 
 def _expiring(user, ctx):
-    today = po_service.clinic_today()
+    today = dates.clinic_today()
     soon = {lv.lot.id for lv in inventory.expiring(db.session, within_days=EXPIRING_DAYS, today=today)}
     gone = {lv.lot.id for lv in inventory.expired(db.session, today=today)}
     if not soon and not gone:

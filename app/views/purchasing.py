@@ -133,7 +133,7 @@ class PurchaseOrderView(BaseView):
     @expose("/new", methods=["GET", "POST"])
     @has_access
     def new(self):
-        errors, values = {}, {"order_date": po_service.clinic_today().isoformat()}
+        errors, values = {}, {"order_date": dates.clinic_today().isoformat()}
         if request.method == "POST":
             values = request.form.to_dict()
             supplier = db.session.get(Supplier, _int(values.get("supplier")) or 0)
@@ -295,7 +295,7 @@ class PurchaseOrderView(BaseView):
             errors = _errors(problems, shown | {"witness_username", "witness_password", "status"})
         return self.render_template(
             "purchasing/receive.html", order=order, rows=rows, locations=locations, errors=errors, values=values,
-            qty=qty, controlled=controlled, today=po_service.clinic_today().isoformat()), (422 if errors else 200)
+            qty=qty, controlled=controlled, today=dates.clinic_today().isoformat()), (422 if errors else 200)
 
     @expose("/<int:pk>/pdf")
     @has_access
@@ -362,7 +362,7 @@ class InventoryListView(BaseView):
     @expose("/expiring")
     @has_access
     def expiring(self):
-        today = po_service.clinic_today()
+        today = dates.clinic_today()
         return self.render_template(
             "purchasing/expiring.html", days=EXPIRING_DAYS, qty=qty,
             expired=expiry_rows(db.session, expired=True, today=today),
@@ -373,7 +373,7 @@ class InventoryListView(BaseView):
 def expiry_rows(session, *, expired, today=None, days=EXPIRING_DAYS):
     """[{lot, item, location, expiry_date, on_hand, days}] for the lots on hand that have expired (or expire
     within `days`), one row per lot and location, soonest first."""
-    today = today or po_service.clinic_today()
+    today = today or dates.clinic_today()
     levels = (inventory.expired(session, today=today) if expired
               else inventory.expiring(session, within_days=days, today=today))
     return [{"lot": lv.lot, "item": lv.item, "location": lv.location, "expiry_date": lv.lot.expiry_date,

@@ -4,7 +4,6 @@ Who gets it, the numbers, the amounts and the statement history live in app/serv
 (amounts from app/services/posting.py); this view only asks, prints, audits and shows the history on
 the chart (no reprint: a statement printed again would show today's balances under an old number).
 """
-from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
@@ -15,7 +14,7 @@ from flask_babel import ngettext
 
 from ..extensions import db
 from ..models.base import utcnow
-from ..services import audit, languages
+from ..services import audit, dates, languages
 from ..services import statements as statement_service
 from ..services.errors import ValidationFailed
 from .patients import open_patient, register_chart_section
@@ -28,10 +27,6 @@ MAX_DAYS = 3650
 
 def _locale():
     return str(get_locale() or "en")
-
-
-def _today():
-    return utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
 
 
 def _pdf(data, name):
@@ -93,7 +88,7 @@ class StatementView(BaseView):
             flash(str(_l("No account owes anything without a statement in the last %(days)d days: "
                          "nothing to print.", days=days)), "info")
             return redirect(url_for("StatementView.index", days=days))
-        done, skipped = statement_service.run_batch(db.session, db.engine, [p for p, _ in due], today=_today())
+        done, skipped = statement_service.run_batch(db.session, db.engine, [p for p, _ in due], today=dates.clinic_today())
         for patient, message in skipped:
             flash(str(message), "warning")
         if not done:
@@ -102,7 +97,7 @@ class StatementView(BaseView):
                      details={"days": days, "batch": done[0].record.batch_number,
                               "statements": [s.number for s in done],
                               "patients": [s.patient.id for s in done]})
-        return _pdf(statement_service.combined_pdf(done), f"statements-{_today().isoformat()}")
+        return _pdf(statement_service.combined_pdf(done), f"statements-{dates.clinic_today().isoformat()}")
 
     @expose("/patient/<int:patient_id>/print", methods=["POST"])
     @has_access
@@ -111,7 +106,7 @@ class StatementView(BaseView):
         patient = open_patient(patient_id)
         back = redirect(url_for("PatientDeskView.chart", pk=patient.id) + "#chart-statement")
         try:
-            statement = statement_service.prepare(db.session, patient, today=_today())
+            statement = statement_service.prepare(db.session, patient, today=dates.clinic_today())
         except ValidationFailed as exc:
             db.session.rollback()
             for _field, message in exc.problems:

@@ -9,7 +9,7 @@ from babel.dates import format_time
 from app.documents import downtime
 from app.extensions import db
 from app.models import AuditEvent
-from app.services import scheduling
+from app.services import dates, scheduling
 from tests.conftest import make_user
 from tests.factories import PatientFactory, ProviderFactory
 from tests.scheduling_setup import NY, make_clinic
@@ -31,7 +31,7 @@ def local_time(hour, minute=0):
 
 @pytest.fixture
 def day():
-    return downtime.clinic_today() + timedelta(days=1)
+    return dates.clinic_today() + timedelta(days=1)
 
 
 @pytest.fixture
